@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+"""Parsl side of the plait-vs-Parsl benchmark.
+
+Runs a fixed set of micro-benchmarks against Parsl's ThreadPoolExecutor
+(label ``threads``, ``max_threads=2``, otherwise a default ``Config``) so
+that Parsl's figures can be recorded next to plait's, measured on the same
+machine in the same run.  This script imports only Parsl and psutil and is
+meant to be run with a separate interpreter that has Parsl installed, e.g.::
+
+    /opt/parsl-venv/bin/python benchmarks/parsl_side.py --json
+
+Benchmarks (every one runs under its own fresh ``parsl.load`` in a ``with``
+block, with ``run_dir`` inside a temporary directory; only the work between
+the first submit and the last result is timed, not load or cleanup):
+
+noop       N no-op tasks; tasks/s = N / (first submit -> last result).
+roundtrip  200 x (submit one no-op, .result()) after 20 warm-ups;
+           median and p90 latency in ms.
+chain      1000 tasks, each ``inc`` taking the previous future; seconds.
+fan        5000 independent tasks returning an int, then one task summing
+           them via ``inputs=futs``; seconds to the fan-in result.
+memory     M tasks in batches of 1000, futures dropped after each batch;
+           main-process RSS sampled after every 10,000 tasks; bytes per
+           finished task = (rss_end - rss_at_10k) / (M - 10000).
+
+With ``--json`` stdout carries a single JSON object and the human table
+goes to stderr; without it the table goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import parsl
+from parsl import python_app
+from parsl.config import Config
+from parsl.executors.threads import ThreadPoolExecutor
+
+try:
+    import psutil
+except ImportError:  # pragma: no cover - fall back to /proc
+    psutil = None
+
+ALL_BENCHMARKS: Tuple[str, ...] = ("noop", "roundtrip", "chain", "fan", "memory")
+ROUNDTRIP_WARMUP = 20
+ROUNDTRIP_COUNT = 200
+CHAIN_LENGTH = 1000
+FAN_WIDTH = 5000
+MEM_BATCH = 1000
+MEM_SAMPLE_EVERY = 10_000
+
+
+# --------------------------------------------------------------------------
+# Apps.  Defined at module level with no explicit DFK, so each call binds to
+# whichever DataFlowKernel is currently loaded.
+# --------------------------------------------------------------------------
+
+@python_app(executors=["threads"])
+def noop() -> None:
+    """Do nothing."""
+    return None
+
+
+@python_app(executors=["threads"])
+def one() -> int:
+    """Return the int 1 (a no-op that yields a value for the fan-in)."""
+    return 1
+
+
+@python_app(executors=["threads"])
+def inc(x: int) -> int:
+    """Return ``x + 1``; used to build a dependency chain."""
+    return x + 1
+
+
+@python_app(executors=["threads"])
+def total(inputs: Sequence[int] = ()) -> int:
+    """Sum the (already resolved) values passed through ``inputs``."""
+    return sum(inputs)
+
+
+# --------------------------------------------------------------------------
+# Infrastructure
+# --------------------------------------------------------------------------
+
+@dataclass
+class Overheads:
+    """Wall time spent outside the measured region, per benchmark."""
+
+    load_s: Dict[str, float] = field(default_factory=dict)
+    cleanup_s: Dict[str, float] = field(default_factory=dict)
+
+
+def make_config(run_dir: str, logging_enabled: bool) -> Config:
+    """Build the benchmark Config: one 2-thread executor, defaults otherwise."""
+    return Config(
+        executors=[ThreadPoolExecutor(label="threads", max_threads=2)],
+        run_dir=run_dir,
+        initialize_logging=logging_enabled,
+    )
+
+
+def run_isolated(
+    name: str,
+    body: Callable[[], Dict[str, Any]],
+    tmp_root: str,
+    logging_enabled: bool,
+    overheads: Overheads,
+) -> Dict[str, Any]:
+    """Run ``body`` under a freshly loaded DFK and clean it up afterwards.
+
+    The time to load the DFK and the time the ``with`` block takes to exit
+    (DFK cleanup) are recorded in ``overheads`` but are not part of the
+    benchmark figure itself.
+    """
+    config = make_config(os.path.join(tmp_root, f"runinfo-{name}"), logging_enabled)
+    t_load = time.perf_counter()
+    dfk = parsl.load(config)
+    overheads.load_s[name] = time.perf_counter() - t_load
+    try:
+        with dfk:
+            result = body()
+            t_exit = time.perf_counter()
+    finally:
+        parsl.clear()  # already done by cleanup; harmless if cleanup failed
+    overheads.cleanup_s[name] = time.perf_counter() - t_exit
+    return result
+
+
+def rss_bytes() -> int:
+    """Return the resident set size of this process in bytes."""
+    if psutil is not None:
+        return int(psutil.Process().memory_info().rss)
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile ``q`` (0..100) of ``values``."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no values")
+    pos = (len(ordered) - 1) * q / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+# --------------------------------------------------------------------------
+# Benchmarks (each runs inside a loaded DFK)
+# --------------------------------------------------------------------------
+
+def bench_noop(n: int) -> Dict[str, Any]:
+    """Submit ``n`` no-op tasks, wait for all; report tasks per second."""
+    t0 = time.perf_counter()
+    futs = [noop() for _ in range(n)]
+    for f in futs:
+        f.result()
+    elapsed = time.perf_counter() - t0
+    return {"noop_tasks_per_s": n / elapsed, "noop_n": n}
+
+
+def bench_roundtrip() -> Dict[str, Any]:
+    """Time single submit->result round trips; report median and p90 (ms)."""
+    for _ in range(ROUNDTRIP_WARMUP):
+        noop().result()
+    samples: List[float] = []
+    for _ in range(ROUNDTRIP_COUNT):
+        t0 = time.perf_counter()
+        noop().result()
+        samples.append((time.perf_counter() - t0) * 1000.0)
+    return {
+        "roundtrip_median_ms": statistics.median(samples),
+        "roundtrip_p90_ms": percentile(samples, 90),
+    }
+
+
+def bench_chain() -> Dict[str, Any]:
+    """Build a chain of dependent ``inc`` tasks; report seconds to the end."""
+    t0 = time.perf_counter()
+    fut = inc(0)
+    for _ in range(CHAIN_LENGTH - 1):
+        fut = inc(fut)
+    value = fut.result()
+    elapsed = time.perf_counter() - t0
+    if value != CHAIN_LENGTH:
+        raise RuntimeError(f"chain produced {value}, expected {CHAIN_LENGTH}")
+    return {"chain_1000_s": elapsed}
+
+
+def bench_fan() -> Dict[str, Any]:
+    """Fan out independent tasks, fan them in with one summing task."""
+    t0 = time.perf_counter()
+    futs = [one() for _ in range(FAN_WIDTH)]
+    value = total(inputs=futs).result()
+    elapsed = time.perf_counter() - t0
+    if value != FAN_WIDTH:
+        raise RuntimeError(f"fan-in produced {value}, expected {FAN_WIDTH}")
+    return {"fan_5000_s": elapsed}
+
+
+def bench_memory(m: int) -> Dict[str, Any]:
+    """Run ``m`` tasks in dropped batches and track main-process RSS."""
+    if m < 2 * MEM_SAMPLE_EVERY or m % MEM_SAMPLE_EVERY:
+        raise ValueError(f"--mem-n must be a multiple of {MEM_SAMPLE_EVERY} and >= {2 * MEM_SAMPLE_EVERY}")
+    curve: List[List[int]] = []
+    done = 0
+    while done < m:
+        batch = [noop() for _ in range(MEM_BATCH)]
+        for f in batch:
+            f.result()
+        del batch
+        done += MEM_BATCH
+        if done % MEM_SAMPLE_EVERY == 0:
+            curve.append([done, rss_bytes()])
+    first, last = curve[0][1], curve[-1][1]
+    return {
+        "memory_n": m,
+        "memory_bytes_per_task": (last - first) / (m - MEM_SAMPLE_EVERY),
+        "memory_curve": curve,
+    }
+
+
+# --------------------------------------------------------------------------
+# Driver and reporting
+# --------------------------------------------------------------------------
+
+def select_benchmarks(only: Optional[str]) -> List[str]:
+    """Parse ``--only`` into an ordered list of benchmark names."""
+    if not only:
+        return list(ALL_BENCHMARKS)
+    wanted = [w.strip() for w in only.split(",") if w.strip()]
+    unknown = [w for w in wanted if w not in ALL_BENCHMARKS]
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(ALL_BENCHMARKS)}")
+    return [b for b in ALL_BENCHMARKS if b in wanted]
+
+
+def run_all(args: argparse.Namespace) -> Tuple[Dict[str, Any], Overheads]:
+    """Run the selected benchmarks, each under a fresh DFK."""
+    bodies: Dict[str, Callable[[], Dict[str, Any]]] = {
+        "noop": lambda: bench_noop(args.noop_n),
+        "roundtrip": bench_roundtrip,
+        "chain": bench_chain,
+        "fan": bench_fan,
+        "memory": lambda: bench_memory(args.mem_n),
+    }
+    results: Dict[str, Any] = {}
+    overheads = Overheads()
+    with tempfile.TemporaryDirectory(prefix="parsl-side-") as tmp_root:
+        for name in select_benchmarks(args.only):
+            results.update(run_isolated(name, bodies[name], tmp_root, not args.no_logging, overheads))
+    return results, overheads
+
+
+def build_report(results: Dict[str, Any]) -> Dict[str, Any]:
+    """Wrap the results in the agreed JSON envelope."""
+    return {
+        "system": "parsl",
+        "version": parsl.__version__,
+        "executor": "threads",
+        "python": platform.python_version(),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "results": results,
+    }
+
+
+def format_table(report: Dict[str, Any], overheads: Overheads, logging_enabled: bool) -> str:
+    """Render a human-readable summary of the report."""
+    r = report["results"]
+    rows: List[Tuple[str, str]] = []
+    if "noop_tasks_per_s" in r:
+        rows.append((f"noop ({r['noop_n']} tasks)", f"{r['noop_tasks_per_s']:.0f} tasks/s"))
+    if "roundtrip_median_ms" in r:
+        rows.append(("roundtrip median", f"{r['roundtrip_median_ms']:.3f} ms"))
+        rows.append(("roundtrip p90", f"{r['roundtrip_p90_ms']:.3f} ms"))
+    if "chain_1000_s" in r:
+        rows.append(("chain of 1000", f"{r['chain_1000_s']:.3f} s"))
+    if "fan_5000_s" in r:
+        rows.append(("fan 5000 -> 1", f"{r['fan_5000_s']:.3f} s"))
+    if "memory_bytes_per_task" in r:
+        rows.append((f"memory ({r['memory_n']} tasks)", f"{r['memory_bytes_per_task']:.1f} bytes/task"))
+        curve = ", ".join(f"{n // 1000}k:{rss / 2**20:.1f}MiB" for n, rss in r["memory_curve"])
+        rows.append(("  rss curve", curve))
+    for name in overheads.load_s:
+        rows.append((f"  [{name}] load / cleanup",
+                     f"{overheads.load_s[name]:.3f} s / {overheads.cleanup_s.get(name, float('nan')):.3f} s"))
+    width = max(len(k) for k, _ in rows) if rows else 0
+    m = report["machine"]
+    head = (f"parsl {report['version']} executor=threads(max_threads=2) "
+            f"logging={'on' if logging_enabled else 'off'} python {report['python']} "
+            f"cpus={m['cpus']} {m['platform']}")
+    return "\n".join([head] + [f"{k:<{width}}  {v}" for k, v in rows])
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Command-line interface."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--only", help=f"comma-separated subset of: {','.join(ALL_BENCHMARKS)}")
+    p.add_argument("--noop-n", type=int, default=5000, help="tasks in the noop benchmark (default 5000)")
+    p.add_argument("--mem-n", type=int, default=100_000, help="tasks in the memory benchmark (default 100000)")
+    p.add_argument("--no-logging", action="store_true", help="Config(initialize_logging=False)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout (table goes to stderr)")
+    return p.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point."""
+    args = parse_args(argv)
+    results, overheads = run_all(args)
+    report = build_report(results)
+    table = format_table(report, overheads, not args.no_logging)
+    if args.json:
+        print(table, file=sys.stderr)
+        print(json.dumps(report))
+    else:
+        print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""An example plait provider plugin."""
+
+from plait_provider_toy.provider import ToyProvider
+
+__all__ = ["ToyProvider"]

@@ -1,0 +1,1 @@
+"""Parsl-shaped ``plait.app`` package: apps, app errors and app futures."""

@@ -1,0 +1,1 @@
+"""Files and the staging contract (Parsl: ``parsl.data_provider``)."""

@@ -1,0 +1,1 @@
+"""The dataflow kernel: task records, dependency resolution, launch, retries, memoization."""

@@ -1,0 +1,683 @@
+"""The DataFlowKernel: turns app calls into tasks and runs them as their inputs complete.
+
+The path of one task, and the cost that matters (tens of microseconds):
+
+1. :meth:`DataFlowKernel.submit` makes a :class:`TaskRecord` and an
+   :class:`AppFuture`, and finds futures among the arguments.
+2. Each unfinished dependency gets a done-callback; the last one to finish
+   launches the task (no polling, no launch thread).
+3. :meth:`DataFlowKernel._launch` checks the app cache and hands the call to the
+   executor; the executor's future gets one done-callback.
+4. :meth:`DataFlowKernel._on_exec_done` retries, joins or completes the AppFuture,
+   then forgets the task record (so dropped futures cost no memory).
+
+Observer hooks see every state change, but only when a plugin implements them:
+with none, no event object is ever built.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import CancelledError, Future, InvalidStateError
+from concurrent.futures import wait as wait_futures
+from typing import TYPE_CHECKING, Any
+
+from plait.config import Config
+from plait.data_provider.files import File
+from plait.dataflow.dependencies import find_futures, unwrap_futures
+from plait.dataflow.futures import AppFuture, DataFuture
+from plait.dataflow.rundirs import make_rundir
+from plait.dataflow.staging import StagingSelector
+from plait.dataflow.states import FINAL_STATES, States
+from plait.dataflow.taskrecord import TaskRecord
+from plait.dataflow.timers import DeadlineTimer
+from plait.errors import (
+    AppTimeout,
+    DependencyError,
+    ExecutorError,
+    JoinError,
+    NoDataFlowKernelError,
+)
+from plait.events import TaskStateChanged, WorkflowFinished, WorkflowStarted
+from plait.executors.threads import ThreadPoolExecutor
+from plait.plugins import get_plugins
+
+if TYPE_CHECKING:
+    from plait.app.app import AppBase
+    from plait.executors.base import Executor
+
+logger = logging.getLogger("plait")
+
+INTERNAL_LABEL = "_plait_internal"
+INLINE_LABEL = "_plait_inline"
+#: ``stdout=AUTO_LOGNAME`` / ``stderr=AUTO_LOGNAME`` name the file after the task.
+AUTO_LOGNAME = -1
+
+_submitting = threading.local()
+
+
+class _InlineExecutor(ThreadPoolExecutor):
+    """Runs tiny internal functions (``fut["key"]``) at once in the calling thread."""
+
+    plugin_name = "_inline"
+
+    def submit(self, func: Callable[..., Any], resource_specification: dict[str, Any], *args: Any, **kwargs: Any) -> Future[Any]:
+        fut: Future[Any] = Future()
+        try:
+            fut.set_result(func(*args, **kwargs))
+        except BaseException as exc:
+            fut.set_exception(exc)
+        return fut
+
+
+def _describe(fut: Future[Any]) -> str:
+    if isinstance(fut, AppFuture):
+        return f"task {fut.tid} ({fut.task_record.func_name})"
+    if isinstance(fut, DataFuture):
+        return f"DataFuture from task {fut.tid}"
+    return repr(fut)
+
+
+class DataFlowKernel:
+    """Runs the tasks of one workflow on the executors of one :class:`Config`.
+
+    Usually made by :func:`plait.load`; may be built directly and passed as
+    ``data_flow_kernel=`` to app decorators. A context manager: see
+    ``Config.exit_mode``.
+    """
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config if config is not None else Config()
+        self.run_id = str(uuid.uuid4())
+        self.run_dir = make_rundir(self.config.run_dir)
+        self.time_began = time.time()
+        self.time_completed: float | None = None
+        self.tasks: dict[int, TaskRecord] = {}
+        self.cleanup_called = False
+        self._ids = itertools.count()
+        self._lock = threading.Lock()
+        self._final_counts: dict[States, int] = dict.fromkeys(FINAL_STATES, 0)
+        self._log_handler = self._start_logging()
+        self._debug = logger.isEnabledFor(logging.DEBUG)
+        self._retries = self.config.retries
+        self._retry_handler = self.config.retry_handler
+        self._garbage_collect = self.config.garbage_collect
+        self._staging = StagingSelector()
+        self._timer: DeadlineTimer | None = None
+        self._outstanding = 0
+        self._max_outstanding = self.config.max_outstanding_tasks
+        self._slots = threading.Condition() if self._max_outstanding else None
+        self._plugins = get_plugins()
+        self.memoizer = self.config.make_memoizer()
+        self.memoizer.start(run_dir=self.run_dir, config_run_dir=self.config.run_dir)
+        self._monitoring_plugin: str | None = None
+        self.executors: dict[str, Executor] = {}
+        try:
+            self._start_monitoring()
+            self._observe_tasks = self._plugins.observes("plait_task_state_changed")
+            self._start_executors(self.config.executors)
+        except BaseException:
+            self._abort_start()
+            raise
+        self._user_labels = [label for label in self.executors if not label.startswith("_")]
+        logger.info(
+            "plait %s started run %s in %s with executors %s",
+            _version(), self.run_id, self.run_dir, ", ".join(self._user_labels),
+        )
+        if self._plugins.observes("plait_workflow_started"):
+            self._plugins.notify_workflow_started(
+                WorkflowStarted(self.run_id, self.run_dir, tuple(self._user_labels), self.time_began, self.config)
+            )
+
+    # -- start and stop --------------------------------------------------
+
+    def _start_logging(self) -> logging.Handler | None:
+        setting = self.config.initialize_logging
+        if not setting:
+            return None
+        handler = logging.FileHandler(os.path.join(self.run_dir, "plait.log"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(name)s:%(lineno)d %(threadName)s %(levelname)s %(message)s")
+        )
+        level = logging.DEBUG if setting == "debug" else logging.INFO
+        handler.setLevel(level)
+        if logger.level == logging.NOTSET or logger.level > level:
+            logger.setLevel(level)
+        logger.addHandler(handler)
+        return handler
+
+    def _start_monitoring(self) -> None:
+        hub = self.config.monitoring
+        if hub is None:
+            return
+        start = getattr(hub, "start", None)
+        if start is not None:
+            start(self.run_id, self.run_dir, self.config)
+        self._monitoring_plugin = f"monitoring-{self.run_id}"
+        self._plugins.register(hub, self._monitoring_plugin)
+
+    def _start_executors(self, executors: Iterable[Executor]) -> None:
+        for executor in executors:
+            executor.run_dir = self.run_dir
+            executor.run_id = self.run_id
+            self.executors[executor.label] = executor
+            try:
+                executor.start()
+            except Exception as exc:
+                raise ExecutorError(
+                    executor, f"failed to start: {type(exc).__name__}: {exc}"
+                ) from exc
+        internal = ThreadPoolExecutor(
+            label=INTERNAL_LABEL, max_threads=self.config.internal_tasks_max_threads
+        )
+        internal.run_dir = self.run_dir
+        self.executors[INTERNAL_LABEL] = internal  # threads start on first use
+        self.executors[INLINE_LABEL] = _InlineExecutor(label=INLINE_LABEL)
+
+    def _abort_start(self) -> None:
+        """Undo a half-finished start: stop what started, so nothing is left behind."""
+        self.cleanup_called = True
+        for executor in self.executors.values():
+            try:
+                executor.shutdown()
+            except Exception:
+                logger.exception("shutting down executor %s after a failed start", executor.label)
+        self.memoizer.close()
+        self._stop_monitoring()
+        self._stop_logging()
+
+    def _stop_monitoring(self) -> None:
+        if self._monitoring_plugin is None:
+            return
+        self._plugins.unregister(self._monitoring_plugin)
+        self._monitoring_plugin = None
+        close = getattr(self.config.monitoring, "close", None)
+        if close is not None:
+            close()
+
+    def _stop_logging(self) -> None:
+        if self._log_handler is not None:
+            logger.removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None
+
+    def __enter__(self) -> DataFlowKernel:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        mode = self.config.exit_mode
+        if mode == "skip":
+            return
+        try:
+            if exc_type is None and mode == "wait":
+                self.wait_for_current_tasks()
+        finally:
+            self.cleanup()
+
+    def cleanup(self) -> None:
+        """Cancel unfinished tasks, shut down every executor and close files.
+
+        Idempotent and bounded in time (each executor's shutdown has its own
+        limit). Call :meth:`wait_for_current_tasks` first to let tasks finish.
+        """
+        with self._lock:
+            if self.cleanup_called:
+                return
+            self.cleanup_called = True
+        unfinished = [t for t in list(self.tasks.values()) if t.status not in FINAL_STATES]
+        for task in unfinished:
+            self._cancel_task(task, force=True)
+        if unfinished:
+            logger.warning("cleanup cancelled %d unfinished tasks", len(unfinished))
+        if self._timer is not None:
+            self._timer.stop()
+        self.memoizer.close()
+        for executor in self.executors.values():
+            try:
+                executor.shutdown()
+            except Exception:
+                logger.exception("executor %s failed to shut down", executor.label)
+        self.time_completed = time.time()
+        counts = self.task_counts()
+        logger.info("Summary of tasks in DFK: %s", ", ".join(f"{k}={v}" for k, v in counts.items()))
+        if self._plugins.observes("plait_workflow_finished"):
+            self._plugins.notify_workflow_finished(
+                WorkflowFinished(self.run_id, self.run_dir, self.time_began, self.time_completed, counts)
+            )
+        self._stop_monitoring()
+        from plait.dataflow import loader
+
+        loader._forget(self)
+        self._stop_logging()
+        if self._slots is not None:
+            with self._slots:
+                self._slots.notify_all()
+
+    def wait_for_current_tasks(self) -> None:
+        """Block until every task submitted so far (and tasks they submit) has finished."""
+        while True:
+            pending = [t.app_fu for t in list(self.tasks.values()) if t.status not in FINAL_STATES]
+            pending = [f for f in pending if f is not None and not f.done()]
+            if not pending:
+                return
+            wait_futures(pending)
+
+    def task_counts(self) -> dict[str, int]:
+        """How many tasks are in each state now (the progress API)."""
+        counts = {state.name: 0 for state in States if state not in (States.running, States.running_ended)}
+        with self._lock:
+            for state, n in self._final_counts.items():
+                counts[state.name] = n
+        for task in list(self.tasks.values()):
+            if task.status not in FINAL_STATES:
+                counts[task.status.name] += 1
+        return counts
+
+    @property
+    def task_state_counts(self) -> dict[States, int]:
+        """Parsl's form of :meth:`task_counts`, keyed by :class:`States`."""
+        return {States[name]: n for name, n in self.task_counts().items()}
+
+    def checkpoint(self) -> None:
+        """Write pending results to this run's checkpoint file now (``checkpoint_mode='manual'``)."""
+        self.memoizer.checkpoint()
+
+    # -- submission ------------------------------------------------------
+
+    def submit(self, app: AppBase, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AppFuture:
+        """Create a task for ``app(*args, **kwargs)`` and return its future."""
+        if self.cleanup_called:
+            raise NoDataFlowKernelError(
+                f"the DataFlowKernel of run {self.run_dir} has been cleaned up; "
+                "load a new config with plait.load() to run more tasks"
+            )
+        if self._slots is not None and not getattr(_submitting, "internal", False):
+            self._wait_for_slot()
+        tid = next(self._ids)
+        if app.labels is None:
+            pool = self._user_labels
+        else:
+            pool = app.labels
+        label = pool[0] if len(pool) == 1 else random.choice(pool)
+        task = TaskRecord(self, tid, app.func_to_run, app.__name__, args, kwargs, label, time.time())
+        fut = AppFuture(task)
+        task.app_fu = fut
+        if app.cache:
+            task.memoize = True
+            task.ignore_for_cache = app.ignore_for_cache
+        if app.join:
+            task.join = True
+        self.tasks[tid] = task
+        error = self._apply_special_kwargs(app, task, fut) if (kwargs or app.special_defaults) else None
+        if error is not None:
+            self._fail(task, error, States.failed)
+            return fut
+        deps = find_futures(task.args or (), task.kwargs or {})
+        if self._debug:
+            logger.debug("task %d %s submitted with %d dependencies", tid, task.func_name, len(deps))
+        if self._observe_tasks:
+            self._notify(task)
+        if not deps:
+            self._launch(task)
+            return fut
+        task.depends = deps
+        task.pending_deps = len(deps)
+        if len(deps) > 1:
+            task.lock = threading.Lock()
+        callback = self._dep_done_callback(task)
+        for dep in deps:
+            dep.add_done_callback(callback)
+        return fut
+
+    def _wait_for_slot(self) -> None:
+        assert self._slots is not None and self._max_outstanding is not None
+        with self._slots:
+            while self._outstanding >= self._max_outstanding and not self.cleanup_called:
+                self._slots.wait(1.0)
+            self._outstanding += 1
+
+    def _apply_special_kwargs(self, app: AppBase, task: TaskRecord, fut: AppFuture) -> BaseException | None:
+        kwargs = task.kwargs
+        assert kwargs is not None
+        if app.special_defaults:
+            for name, value in app.special_defaults.items():
+                kwargs.setdefault(name, value)
+        spec = kwargs.get("parsl_resource_specification") or kwargs.get("resource_specification")
+        resources = dict(spec) if spec else {}
+        if "priority" in kwargs:
+            resources["priority"] = kwargs["priority"]
+        task.resource_specification = resources
+        walltime = kwargs.get("walltime")
+        if walltime is not None:
+            task.walltime = float(walltime)
+        for kind in ("stdout", "stderr"):
+            value = kwargs.get(kind)
+            if value is None:
+                continue
+            if value is AUTO_LOGNAME or (type(value) is int and value == AUTO_LOGNAME):
+                value = self._auto_logname(task, kind)
+                kwargs[kind] = value
+                if kind not in task.ignore_for_cache:
+                    task.ignore_for_cache = [*task.ignore_for_cache, kind]
+            if isinstance(value, File):
+                setattr(fut, f"_{kind}", DataFuture(fut, value, task.id))
+            else:
+                setattr(fut, f"_{kind}", value)
+        outputs = kwargs.get("outputs")
+        if outputs:
+            fut._outputs = [
+                DataFuture(fut, f if isinstance(f, File) else File(f), task.id) for f in outputs
+            ]
+        if "inputs" in kwargs or outputs:
+            try:
+                task.func = self._staging.wrap(task.func, kwargs, self.executors.get(task.executor))
+            except Exception as exc:
+                return exc
+        for name in app.strip:
+            kwargs.pop(name, None)
+        return None
+
+    def _auto_logname(self, task: TaskRecord, kind: str) -> Any:
+        if self.config.std_autopath is not None:
+            return self.config.std_autopath(task, kind)
+        label = task.kwargs.get("label") if task.kwargs else None
+        suffix = f"_{label}" if label else ""
+        return os.path.join(
+            self.run_dir, "task_logs", f"{task.id // 10000:04d}",
+            f"task_{task.id:04d}_{task.func_name}{suffix}.{kind}",
+        )
+
+    def _dep_done_callback(self, task: TaskRecord) -> Callable[[Future[Any]], None]:
+        def dep_done(_: Future[Any]) -> None:
+            lock = task.lock
+            if lock is None:
+                task.pending_deps = 0
+            else:
+                with lock:
+                    task.pending_deps -= 1
+                    if task.pending_deps:
+                        return
+            self._launch_if_ready(task)
+
+        return dep_done
+
+    def _launch_if_ready(self, task: TaskRecord) -> None:
+        if task.cancelled or task.status in FINAL_STATES:
+            return
+        failures: list[tuple[BaseException, str]] = []
+        for dep in task.depends:
+            if dep.cancelled():
+                failures.append((CancelledError(f"{_describe(dep)} was cancelled"), _describe(dep)))
+            else:
+                exc = dep.exception()
+                if exc is not None:
+                    failures.append((exc, _describe(dep)))
+        if failures:
+            self._fail(task, DependencyError(failures, task.id), States.dep_fail)
+            return
+        try:
+            task.args, task.kwargs = unwrap_futures(task.args or (), task.kwargs or {})
+        except Exception as exc:  # a dependency's result cannot be rebuilt into a container
+            self._fail(task, exc, States.failed)
+            return
+        self._launch(task)
+
+    def _launch(self, task: TaskRecord) -> None:
+        if task.memoize:
+            try:
+                hit = self.memoizer.check_memo(task)
+            except Exception as exc:
+                self._fail(task, exc, States.failed)
+                return
+            if hit is not None:
+                task.from_memo = True
+                exc = hit.exception()
+                if exc is None:
+                    self._complete(task, hit.result(), States.memo_done)
+                else:
+                    self._fail(task, exc, States.memo_done)
+                return
+        self._launch_try(task)
+
+    def _launch_try(self, task: TaskRecord) -> None:
+        executor = self.executors.get(task.executor)
+        if executor is None:
+            known = ", ".join(repr(label) for label in self._user_labels)
+            self._fail(
+                task,
+                ExecutorError(
+                    task.executor,
+                    f"app {task.func_name} asks for executor {task.executor!r}, which is not in "
+                    f"this config; configured executors: {known}",
+                ),
+                States.failed,
+            )
+            return
+        task.executor_obj = executor
+        task.try_time_launched = time.time()
+        self._set_state(task, States.launched)
+        try:
+            exec_fu = executor.submit(task.func, task.resource_specification, *(task.args or ()), **(task.kwargs or {}))
+        except Exception as exc:
+            self._try_failed(task, exc)
+            return
+        exec_fu._plait_task = task  # type: ignore[attr-defined]
+        exec_fu._plait_try = task.try_id  # type: ignore[attr-defined]
+        task.exec_fu = exec_fu
+        if task.walltime is not None:
+            if self._timer is None:
+                with self._lock:
+                    if self._timer is None:
+                        self._timer = DeadlineTimer()
+            self._timer.schedule(task.walltime, self._walltime_expired, task, task.try_id)
+        exec_fu.add_done_callback(self._on_exec_done)
+
+    def _on_exec_done(self, exec_fu: Future[Any]) -> None:
+        task: TaskRecord = exec_fu._plait_task  # type: ignore[attr-defined]
+        if exec_fu._plait_try != task.try_id or task.status in FINAL_STATES or exec_fu.cancelled():  # type: ignore[attr-defined]
+            return  # a timed-out or cancelled try: its outcome is discarded
+        task.try_time_returned = time.time()
+        exc = exec_fu.exception()
+        if exc is not None:
+            self._try_failed(task, exc)
+        elif task.join:
+            self._start_join(task, exec_fu.result())
+        else:
+            result = exec_fu.result()
+            if task.memoize:
+                self.memoizer.update_memo_result(task, result)
+            self._complete(task, result, States.exec_done)
+
+    def _walltime_expired(self, task: TaskRecord, try_id: int) -> None:
+        if task.try_id != try_id or task.status in FINAL_STATES or task.status is States.joining:
+            return
+        if task.exec_fu is not None and task.exec_fu.done():
+            return
+        if task.exec_fu is not None and task.executor_obj is not None:
+            task.executor_obj.cancel(task.exec_fu)
+        self._try_failed(
+            task,
+            AppTimeout(
+                f"task {task.id} ({task.func_name}) exceeded its walltime of {task.walltime:g} s"
+            ),
+            stale_try=True,
+        )
+
+    def _try_failed(self, task: TaskRecord, exc: BaseException, stale_try: bool = False) -> None:
+        with self._lock:
+            if task.status in FINAL_STATES:
+                return
+            if stale_try:
+                task.try_id += 1  # the running try's late result will be ignored
+        task.fail_count += 1
+        task.fail_history.append(f"{type(exc).__name__}: {exc}")
+        cost: float = 1.0
+        if self._retry_handler is not None:
+            try:
+                cost = self._retry_handler(exc, task)
+            except Exception as handler_exc:
+                exc, cost = handler_exc, float("inf")
+        task.fail_cost += cost
+        if task.fail_cost <= self._retries and not self.cleanup_called:
+            self._set_state(task, States.fail_retryable)
+            if not stale_try:
+                task.try_id += 1
+            self._launch_try(task)
+            return
+        if task.memoize:
+            self.memoizer.update_memo_exception(task, exc)
+        self._fail(task, exc, States.failed)
+
+    # -- join apps -------------------------------------------------------
+
+    def _start_join(self, task: TaskRecord, inner: Any) -> None:
+        if isinstance(inner, Future):
+            futures = [inner]
+        elif isinstance(inner, list) and all(isinstance(f, Future) for f in inner):
+            futures = inner
+        else:
+            self._fail(
+                task,
+                TypeError(
+                    f"join_app {task.func_name} must return a Future or a list of Futures, "
+                    f"but returned {type(inner).__name__}; return the futures of the apps it calls"
+                ),
+                States.failed,
+            )
+            return
+        task.joins = inner
+        self._set_state(task, States.joining)
+        if not futures:
+            self._complete(task, [], States.exec_done)
+            return
+        remaining = [len(futures)]
+        lock = threading.Lock()
+
+        def inner_done(_: Future[Any]) -> None:
+            with lock:
+                remaining[0] -= 1
+                if remaining[0]:
+                    return
+            self._finish_join(task, futures, single=isinstance(inner, Future))
+
+        for fut in futures:
+            fut.add_done_callback(inner_done)
+
+    def _finish_join(self, task: TaskRecord, futures: list[Future[Any]], single: bool) -> None:
+        failures = []
+        for fut in futures:
+            if fut.cancelled():
+                failures.append((CancelledError(f"{_describe(fut)} was cancelled"), _describe(fut)))
+            elif fut.exception() is not None:
+                failures.append((fut.exception(), _describe(fut)))
+        if failures:
+            error = JoinError(failures, task.id)  # type: ignore[arg-type]
+            if task.memoize:
+                self.memoizer.update_memo_exception(task, error)
+            self._fail(task, error, States.failed)
+            return
+        result = futures[0].result() if single else [f.result() for f in futures]
+        if task.memoize:
+            self.memoizer.update_memo_result(task, result)
+        self._complete(task, result, States.exec_done)
+
+    # -- completion ------------------------------------------------------
+
+    def _set_state(self, task: TaskRecord, state: States) -> None:
+        task.status = state
+        if self._observe_tasks:
+            self._notify(task)
+
+    def _notify(self, task: TaskRecord, error: BaseException | None = None) -> None:
+        self._plugins.notify_task_state(
+            TaskStateChanged(
+                run_id=self.run_id,
+                task_id=task.id,
+                func_name=task.func_name,
+                state=task.status.name,
+                try_id=task.try_id,
+                executor=task.executor,
+                timestamp=time.time(),
+                time_invoked=task.time_invoked,
+                try_time_launched=task.try_time_launched,
+                try_time_returned=task.try_time_returned,
+                error=f"{type(error).__name__}: {error}" if error is not None else None,
+                depends=tuple(d.tid for d in task.depends if isinstance(d, AppFuture)),
+            )
+        )
+
+    def _complete(self, task: TaskRecord, result: Any, state: States) -> None:
+        if not self._finalize(task, state):
+            return
+        try:
+            task.app_fu.set_result(result)  # type: ignore[union-attr]
+        except InvalidStateError:
+            pass  # cancelled by the user meanwhile
+
+    def _fail(self, task: TaskRecord, exc: BaseException, state: States) -> None:
+        if not self._finalize(task, state, exc):
+            return
+        try:
+            task.app_fu.set_exception(exc)  # type: ignore[union-attr]
+        except InvalidStateError:
+            pass
+
+    def _finalize(self, task: TaskRecord, state: States, exc: BaseException | None = None) -> bool:
+        """Move ``task`` to final ``state`` exactly once; False if it already was final."""
+        with self._lock:
+            if task.status in FINAL_STATES:
+                return False
+            task.status = state
+            self._final_counts[state] += 1
+        task.time_returned = time.time()
+        if self._observe_tasks:
+            self._notify(task, exc)
+        if self._debug:
+            logger.debug("task %d %s: %s", task.id, task.func_name, state.name)
+        task.args = task.kwargs = None
+        if self._garbage_collect:
+            self.tasks.pop(task.id, None)
+        if self._slots is not None:
+            with self._slots:
+                self._outstanding -= 1
+                self._slots.notify()
+        return True
+
+    # -- cancellation and derived futures ---------------------------------
+
+    def _cancel_task(self, task: TaskRecord, force: bool = False) -> bool:
+        if task.status in FINAL_STATES:
+            return False
+        exec_fu = task.exec_fu
+        if (
+            exec_fu is not None
+            and not exec_fu.done()
+            and task.executor_obj is not None
+            and not task.executor_obj.cancel(exec_fu)
+            and not force
+        ):
+            return False  # running, and its executor cannot stop it
+        task.cancelled = True
+        if not self._finalize(task, States.cancelled):
+            return False
+        assert task.app_fu is not None
+        return task.app_fu._cancel_future()
+
+    def _derived(self, parent: AppFuture, op: Callable[[Any, Any], Any], key: Any, label: str) -> AppFuture:
+        from plait.app.app import InternalApp
+
+        app = InternalApp(op, f"{parent.task_record.func_name}{label}", INLINE_LABEL)
+        return self.submit(app, (parent, key), {})
+
+
+def _version() -> str:
+    from plait.__about__ import __version__
+
+    return __version__

@@ -1,0 +1,70 @@
+"""Event objects passed to the observer hooks.
+
+Frozen and slotted so they are cheap to build and safe to hand to any number of
+observers; fields are only ever added, never renamed or removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowStarted:
+    """A DataFlowKernel finished starting."""
+
+    run_id: str
+    run_dir: str
+    executors: tuple[str, ...]
+    time_began: float
+    config: Any = field(repr=False, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowFinished:
+    """A DataFlowKernel finished cleaning up."""
+
+    run_id: str
+    run_dir: str
+    time_began: float
+    time_completed: float
+    task_counts: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStateChanged:
+    """A task reached a new state.
+
+    :param try_id: the try number, 0 for the first try.
+    :param time_invoked: when the app was called (``time.time()``).
+    :param try_time_launched: when this try was handed to the executor, or None.
+    :param try_time_returned: when this try's result came back, or None.
+    :param error: for failure states, ``"Type: message"`` of the exception.
+    """
+
+    run_id: str
+    task_id: int
+    func_name: str
+    state: str
+    try_id: int
+    executor: str | None
+    timestamp: float
+    time_invoked: float
+    try_time_launched: float | None = None
+    try_time_returned: float | None = None
+    error: str | None = None
+    depends: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BlockStateChanged:
+    """A block (one provider job) reached a new state."""
+
+    run_id: str
+    executor: str
+    block_id: str
+    job_id: str | None
+    state: str
+    timestamp: float
+    message: str = ""

@@ -1,0 +1,77 @@
+"""The executor contract every executor plugin implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, ClassVar
+
+from plait.utils import RepresentationMixin
+
+
+class Executor(RepresentationMixin, ABC):
+    """Runs tasks somewhere and reports each result through a ``Future``.
+
+    Lifecycle, all in the submitting process: the DataFlowKernel sets ``run_dir``
+    and ``run_id``, calls :meth:`start` once, then :meth:`submit` any number of
+    times from any thread, and :meth:`shutdown` once or more (it must be
+    idempotent and return within its own bounded time).
+
+    :cvar plugin_name: the registry name (``"threads"``, ``"htex"``).
+    :cvar can_cancel_running: True if :meth:`cancel` can stop a task that is
+        already running (a process it can kill); False if it can only withdraw
+        tasks that have not started.
+    """
+
+    plugin_name: ClassVar[str]
+    can_cancel_running: ClassVar[bool] = False
+
+    label: str = "executor"
+    run_dir: str | None = None
+    run_id: str | None = None
+    working_dir: str | None = None
+    storage_access: list[Any] | None = None
+
+    def start(self) -> None:  # noqa: B027 - optional hook
+        """Start the executor (threads, processes, blocks). Called once."""
+
+    @abstractmethod
+    def submit(
+        self,
+        func: Callable[..., Any],
+        resource_specification: dict[str, Any],
+        *args: Any,
+        **kwargs: Any,
+    ) -> Future[Any]:
+        """Run ``func(*args, **kwargs)``; return a Future for its result.
+
+        The Future fails with the function's own exception if it raised.
+
+        :param resource_specification: the task's resource request (``cores``,
+            ``memory``, ``priority``, ...). Raise
+            :class:`~plait.errors.InvalidResourceSpecification` naming the keys you
+            do not support.
+        """
+
+    def cancel(self, future: Future[Any]) -> bool:
+        """Stop the task behind ``future``; True if it will not run (or was stopped).
+
+        The default withdraws a task that has not started. Executors that can stop
+        running tasks override this and set ``can_cancel_running``.
+        """
+        return future.cancel()
+
+    @abstractmethod
+    def shutdown(self) -> None:
+        """Stop everything the executor started. Idempotent; bounded in time."""
+
+    def monitor_resources(self) -> bool:
+        """Whether per-task resource monitoring makes sense on this executor."""
+        return False
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()

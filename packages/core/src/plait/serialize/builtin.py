@@ -1,0 +1,95 @@
+"""Core's serializers: pickle (default), dill, and by-reference for importable functions."""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+import sys
+import types
+from typing import Any
+
+from plait.errors import DeserializationError
+from plait.serialize.base import Serializer
+
+
+class PickleSerializer(Serializer):
+    """The standard library's pickle, highest protocol: fast, for plain data."""
+
+    plugin_name = "pickle"
+
+    def serialize(self, obj: Any) -> bytes:
+        """Pickled ``obj``."""
+        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def deserialize(self, data: bytes) -> Any:
+        """Unpickled ``data``."""
+        return pickle.loads(data)
+
+
+class DillSerializer(Serializer):
+    """dill: lambdas, closures and functions defined in ``__main__`` or a notebook."""
+
+    plugin_name = "dill"
+
+    def serialize(self, obj: Any) -> bytes:
+        """``obj`` pickled by dill (imported on first use: it is slow to import)."""
+        import dill
+
+        return bytes(dill.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL, recurse=True))
+
+    def deserialize(self, data: bytes) -> Any:
+        """``data`` unpickled by dill."""
+        import dill
+
+        return dill.loads(data)
+
+
+class ByReferenceSerializer(Serializer):
+    """A module-level function in an importable module, sent as ``module:qualname``.
+
+    The smallest and fastest form for functions, and it cannot break across dill
+    versions; the worker needs the same module installed.
+    """
+
+    plugin_name = "byref"
+
+    def accepts(self, obj: Any) -> bool:
+        """Functions defined at module level outside ``__main__``."""
+        if not isinstance(obj, types.FunctionType | types.BuiltinFunctionType):
+            return False
+        module = getattr(obj, "__module__", None)
+        qualname = getattr(obj, "__qualname__", "")
+        if not module or module == "__main__" or "<" in qualname:
+            return False
+        found = _lookup(sys.modules.get(module), qualname)
+        return found is obj
+
+    def serialize(self, obj: Any) -> bytes:
+        """``module:qualname`` of ``obj``."""
+        if not self.accepts(obj):
+            raise TypeError(f"{obj!r} is not an importable module-level function")
+        return f"{obj.__module__}:{obj.__qualname__}".encode()
+
+    def deserialize(self, data: bytes) -> Any:
+        """The function, imported from its module."""
+        module_name, _, qualname = data.decode().partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise DeserializationError(
+                f"function {qualname} lives in module {module_name}, which is not importable "
+                f"here ({exc}); install it where the tasks run"
+            ) from exc
+        found = _lookup(module, qualname)
+        if found is None:
+            raise DeserializationError(f"module {module_name} has no function {qualname}")
+        return found
+
+
+def _lookup(module: Any, qualname: str) -> Any:
+    obj = module
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj

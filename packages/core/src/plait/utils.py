@@ -1,0 +1,57 @@
+"""Small helpers shared by configuration objects."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+
+class RepresentationMixin:
+    """A ``repr`` built from ``__init__``'s parameters, each read from a same-named attribute.
+
+    Configuration objects (Config, executors, providers, launchers) use it so a
+    printed config can be pasted back as Python. A parameter with no same-named
+    attribute is shown as ``...``.
+    """
+
+    def __repr__(self) -> str:
+        params = inspect.signature(type(self).__init__).parameters
+        parts = []
+        for name, param in params.items():
+            if name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            value = getattr(self, name, ...)
+            if value is not param.default:
+                parts.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+def wtime_to_minutes(time_string: str) -> int:
+    """``"HH:MM:SS"`` to whole minutes, rounding seconds up (batch walltimes)."""
+    hours, minutes, seconds = (int(part) for part in time_string.split(":"))
+    return hours * 60 + minutes + (1 if seconds > 0 else 0)
+
+
+def hms_to_seconds(value: str | float | int) -> float:
+    """A period given as seconds or as ``"HH:MM:SS"``, in seconds."""
+    if isinstance(value, int | float):
+        return float(value)
+    parts = [float(p) for p in value.split(":")]
+    total = 0.0
+    for part in parts:
+        total = total * 60 + part
+    return total
+
+
+def accepts_keyword(func: Any, name: str) -> bool:
+    """Whether calling ``func(name=...)`` is allowed by its signature."""
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return True
+    if name in params and params[name].kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    ):
+        return True
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
