@@ -94,13 +94,15 @@ class Config(RepresentationMixin):
 
             executors = [ThreadPoolExecutor()]
         self._executors = tuple(executors)
-        labels = [getattr(e, "label", None) for e in self._executors]
         for e in self._executors:
             if not isinstance(e, Executor):
                 raise ConfigError(
-                    "executors", e, "executor objects such as ThreadPoolExecutor()",
+                    "executors",
+                    e,
+                    "executor objects such as ThreadPoolExecutor()",
                     "each entry must be an executor instance (see `plait plugins`)",
                 )
+        labels = [e.label for e in self._executors]
         duplicates = sorted({label for label in labels if labels.count(label) > 1})
         if duplicates:
             raise ConfigError(
@@ -119,9 +121,13 @@ class Config(RepresentationMixin):
         if max_outstanding_tasks is not None and (
             not isinstance(max_outstanding_tasks, int) or max_outstanding_tasks < 1
         ):
-            raise ConfigError("max_outstanding_tasks", max_outstanding_tasks, "None or an integer >= 1")
+            raise ConfigError(
+                "max_outstanding_tasks", max_outstanding_tasks, "None or an integer >= 1"
+            )
         if initialize_logging not in (True, False, "debug", "info"):
-            raise ConfigError("initialize_logging", initialize_logging, "True, False, 'info' or 'debug'")
+            raise ConfigError(
+                "initialize_logging", initialize_logging, "True, False, 'info' or 'debug'"
+            )
         if checkpoint_mode is not None and checkpoint_mode not in CHECKPOINT_MODES:
             raise ConfigError("checkpoint_mode", checkpoint_mode, [*CHECKPOINT_MODES, "None"])
         old_style = {
@@ -136,7 +142,9 @@ class Config(RepresentationMixin):
         }
         if memoizer is not None and old_style:
             raise ConfigError(
-                ", ".join(old_style), list(old_style.values()), "",
+                ", ".join(old_style),
+                list(old_style.values()),
+                "",
                 "give caching options either on Config (older form) or on "
                 "memoizer=BasicMemoizer(...), not both",
             )
@@ -237,7 +245,12 @@ def _build(kind: str, spec: Any) -> Any:
     options = dict(spec)
     name = options.pop("type", None)
     if name is None:
-        raise ConfigError(f"{kind} entry", dict(spec), "", f'name its plugin with "type", e.g. {{"type": "threads"}}')
+        raise ConfigError(
+            f"{kind} entry",
+            dict(spec),
+            "",
+            'name its plugin with "type", e.g. {"type": "threads"}',
+        )
     cls = get_plugins().lookup(kind, name)
     _check_keys(f"{kind} {name!r} ({cls.__name__})", options, _init_params(cls))
     for key, nested_kind in _NESTED_KINDS.items():
@@ -247,8 +260,12 @@ def _build(kind: str, spec: Any) -> Any:
 
 
 def _init_params(cls: type) -> list[str]:
-    params = inspect.signature(cls.__init__).parameters
-    return [n for n, p in params.items() if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    params = inspect.signature(cls).parameters
+    return [
+        n
+        for n, p in params.items()
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
 
 
 def _check_keys(where: str, data: Mapping[str, Any], valid: list[str]) -> None:

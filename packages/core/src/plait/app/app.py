@@ -87,7 +87,9 @@ class BashApp(AppBase):
 
     def __init__(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         super().__init__(func, *args, **kwargs)
-        self.func_to_run = BashRunner(func, self.__name__, frozenset(SPECIAL_KWARGS) - set(self.strip))
+        self.func_to_run = BashRunner(
+            func, self.__name__, frozenset(SPECIAL_KWARGS) - set(self.strip)
+        )
         self.strip = ()  # the runner needs stdout/stderr/walltime/outputs itself
 
 
@@ -129,9 +131,7 @@ def _labels(executors: str | Sequence[str], name: str) -> list[str] | None:
         return [executors]
     if isinstance(executors, Sequence) and executors and all(isinstance(e, str) for e in executors):
         return list(executors)
-    raise ConfigError(
-        f"executors of app {name}", executors, "'all', a label, or a list of labels"
-    )
+    raise ConfigError(f"executors of app {name}", executors, "'all', a label, or a list of labels")
 
 
 def _inspect_special(func: Callable[..., Any]) -> tuple[dict[str, Any], set[str]]:
@@ -143,22 +143,25 @@ def _inspect_special(func: Callable[..., Any]) -> tuple[dict[str, Any], set[str]
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
         accepted = set(SPECIAL_KWARGS)
     else:
-        accepted = {n for n in SPECIAL_KWARGS if n in params and params[n].kind is not params[n].POSITIONAL_ONLY}
+        accepted = {
+            n
+            for n in SPECIAL_KWARGS
+            if n in params and params[n].kind is not params[n].POSITIONAL_ONLY
+        }
     defaults = {
         n: params[n].default
         for n in SPECIAL_KWARGS
-        if n in params and params[n].default is not inspect.Parameter.empty
+        if n in params
+        and params[n].default is not inspect.Parameter.empty
         and params[n].default is not None
     }
     return defaults, accepted
 
 
-def _decorator(
-    cls: type[AppBase], function: Callable[..., Any] | None, **options: Any
-) -> Any:
+def _decorator(cls: type[AppBase], function: Callable[..., Any] | None, **options: Any) -> Any:
     def wrap(func: Callable[..., Any]) -> AppBase:
         app = cls(func, **options)
-        functools.update_wrapper(app, func, updated=())  # type: ignore[arg-type]
+        functools.update_wrapper(app, func, updated=())
         return app
 
     return wrap(function) if function is not None else wrap
@@ -186,8 +189,12 @@ def python_app(
     Usable bare (``@python_app``) or with options (``@python_app(cache=True)``).
     """
     return _decorator(
-        PythonApp, function, data_flow_kernel=data_flow_kernel, cache=cache,
-        executors=executors, ignore_for_cache=ignore_for_cache,
+        PythonApp,
+        function,
+        data_flow_kernel=data_flow_kernel,
+        cache=cache,
+        executors=executors,
+        ignore_for_cache=ignore_for_cache,
     )
 
 
@@ -214,8 +221,12 @@ def bash_app(
     :class:`~plait.errors.BashExitFailure`.
     """
     return _decorator(
-        BashApp, function, data_flow_kernel=data_flow_kernel, cache=cache,
-        executors=executors, ignore_for_cache=ignore_for_cache,
+        BashApp,
+        function,
+        data_flow_kernel=data_flow_kernel,
+        cache=cache,
+        executors=executors,
+        ignore_for_cache=ignore_for_cache,
     )
 
 
@@ -236,6 +247,9 @@ def join_app(
 ) -> Any:
     """Make a function that calls apps and returns their future(s) a join app."""
     return _decorator(
-        JoinApp, function, data_flow_kernel=data_flow_kernel, cache=cache,
+        JoinApp,
+        function,
+        data_flow_kernel=data_flow_kernel,
+        cache=cache,
         ignore_for_cache=ignore_for_cache,
     )

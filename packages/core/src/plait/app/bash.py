@@ -78,7 +78,11 @@ class BashRunner:
                 stderr.write(f"--> executable follows <--\n{command}\n--> end executable <--\n")
                 stderr.flush()
             proc = subprocess.Popen(
-                command, shell=True, executable="/bin/bash", stdout=stdout, stderr=stderr,
+                command,
+                shell=True,
+                executable="/bin/bash",
+                stdout=stdout,
+                stderr=stderr,
                 start_new_session=True,
             )
             with _running_lock:
@@ -102,7 +106,9 @@ class BashRunner:
             raise BashExitFailure(self.name, returncode, stdout_path, stderr_path)
         missing = [f for f in kwargs.get("outputs") or () if not os.path.exists(os.fspath(f))]
         if missing:
-            raise MissingOutputs(f"bash_app {self.name} exited 0 but did not create its outputs", missing)
+            raise MissingOutputs(
+                f"bash_app {self.name} exited 0 but did not create its outputs", missing
+            )
         return returncode
 
     def _compose(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
@@ -117,7 +123,7 @@ class BashRunner:
         if not isinstance(command, str):
             raise BashAppNoReturn(
                 f"bash_app {self.name} must return its command line as a str, but returned "
-                f"{type(command).__name__}; end the body with `return \"...\"`"
+                f'{type(command).__name__}; end the body with `return "..."`'
             )
         return command
 
@@ -147,6 +153,6 @@ def _open_std(spec: Any, kind: str) -> tuple[str | None, IO[str] | None]:
         directory = os.path.dirname(path)
         if directory:
             os.makedirs(directory, exist_ok=True)
-        return path, open(path, mode)  # noqa: SIM115 - closed by the caller
+        return path, open(path, mode)
     except OSError as exc:
         raise BadStdStreamFile(f"cannot open {kind} file {path}: {exc.strerror}") from exc

@@ -56,7 +56,10 @@ class File(os.PathLike[str]):
         return f"<File {self.url!r}{extra}>"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, File) and (self.url, self.local_path) == (other.url, other.local_path)
+        return isinstance(other, File) and (self.url, self.local_path) == (
+            other.url,
+            other.local_path,
+        )
 
     def __hash__(self) -> int:
         return hash(self.url)

@@ -68,13 +68,32 @@ class _InlineExecutor(ThreadPoolExecutor):
 
     plugin_name = "_inline"
 
-    def submit(self, func: Callable[..., Any], resource_specification: dict[str, Any], *args: Any, **kwargs: Any) -> Future[Any]:
+    def submit(
+        self,
+        func: Callable[..., Any],
+        resource_specification: dict[str, Any],
+        *args: Any,
+        **kwargs: Any,
+    ) -> Future[Any]:
         fut: Future[Any] = Future()
         try:
             fut.set_result(func(*args, **kwargs))
         except BaseException as exc:
             fut.set_exception(exc)
         return fut
+
+
+def _failures(futures: Iterable[Future[Any]]) -> list[tuple[BaseException, str]]:
+    """``(exception, description)`` for each finished future that failed or was cancelled."""
+    found: list[tuple[BaseException, str]] = []
+    for fut in futures:
+        if fut.cancelled():
+            found.append((CancelledError(f"{_describe(fut)} was cancelled"), _describe(fut)))
+        else:
+            exc = fut.exception()
+            if exc is not None:
+                found.append((exc, _describe(fut)))
+    return found
 
 
 def _describe(fut: Future[Any]) -> str:
@@ -129,11 +148,20 @@ class DataFlowKernel:
         self._user_labels = [label for label in self.executors if not label.startswith("_")]
         logger.info(
             "plait %s started run %s in %s with executors %s",
-            _version(), self.run_id, self.run_dir, ", ".join(self._user_labels),
+            _version(),
+            self.run_id,
+            self.run_dir,
+            ", ".join(self._user_labels),
         )
         if self._plugins.observes("plait_workflow_started"):
             self._plugins.notify_workflow_started(
-                WorkflowStarted(self.run_id, self.run_dir, tuple(self._user_labels), self.time_began, self.config)
+                WorkflowStarted(
+                    self.run_id,
+                    self.run_dir,
+                    tuple(self._user_labels),
+                    self.time_began,
+                    self.config,
+                )
             )
 
     # -- start and stop --------------------------------------------------
@@ -144,7 +172,9 @@ class DataFlowKernel:
             return None
         handler = logging.FileHandler(os.path.join(self.run_dir, "plait.log"))
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(name)s:%(lineno)d %(threadName)s %(levelname)s %(message)s")
+            logging.Formatter(
+                "%(asctime)s %(name)s:%(lineno)d %(threadName)s %(levelname)s %(message)s"
+            )
         )
         level = logging.DEBUG if setting == "debug" else logging.INFO
         handler.setLevel(level)
@@ -211,7 +241,9 @@ class DataFlowKernel:
     def __enter__(self) -> DataFlowKernel:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
         mode = self.config.exit_mode
         if mode == "skip":
             return
@@ -249,7 +281,9 @@ class DataFlowKernel:
         logger.info("Summary of tasks in DFK: %s", ", ".join(f"{k}={v}" for k, v in counts.items()))
         if self._plugins.observes("plait_workflow_finished"):
             self._plugins.notify_workflow_finished(
-                WorkflowFinished(self.run_id, self.run_dir, self.time_began, self.time_completed, counts)
+                WorkflowFinished(
+                    self.run_id, self.run_dir, self.time_began, self.time_completed, counts
+                )
             )
         self._stop_monitoring()
         from plait.dataflow import loader
@@ -263,15 +297,20 @@ class DataFlowKernel:
     def wait_for_current_tasks(self) -> None:
         """Block until every task submitted so far (and tasks they submit) has finished."""
         while True:
-            pending = [t.app_fu for t in list(self.tasks.values()) if t.status not in FINAL_STATES]
-            pending = [f for f in pending if f is not None and not f.done()]
+            pending: list[Future[Any]] = [
+                t.app_fu
+                for t in list(self.tasks.values())
+                if t.status not in FINAL_STATES and t.app_fu is not None and not t.app_fu.done()
+            ]
             if not pending:
                 return
             wait_futures(pending)
 
     def task_counts(self) -> dict[str, int]:
         """How many tasks are in each state now (the progress API)."""
-        counts = {state.name: 0 for state in States if state not in (States.running, States.running_ended)}
+        counts = {
+            state.name: 0 for state in States if state not in (States.running, States.running_ended)
+        }
         with self._lock:
             for state, n in self._final_counts.items():
                 counts[state.name] = n
@@ -286,7 +325,7 @@ class DataFlowKernel:
         return {States[name]: n for name, n in self.task_counts().items()}
 
     def checkpoint(self) -> None:
-        """Write pending results to this run's checkpoint file now (``checkpoint_mode='manual'``)."""
+        """Write pending results to this run's checkpoint file now (for ``manual`` mode)."""
         self.memoizer.checkpoint()
 
     # -- submission ------------------------------------------------------
@@ -306,7 +345,9 @@ class DataFlowKernel:
         else:
             pool = app.labels
         label = pool[0] if len(pool) == 1 else random.choice(pool)
-        task = TaskRecord(self, tid, app.func_to_run, app.__name__, args, kwargs, label, time.time())
+        task = TaskRecord(
+            self, tid, app.func_to_run, app.__name__, args, kwargs, label, time.time()
+        )
         fut = AppFuture(task)
         task.app_fu = fut
         if app.cache:
@@ -315,13 +356,17 @@ class DataFlowKernel:
         if app.join:
             task.join = True
         self.tasks[tid] = task
-        error = self._apply_special_kwargs(app, task, fut) if (kwargs or app.special_defaults) else None
+        error = (
+            self._apply_special_kwargs(app, task, fut) if (kwargs or app.special_defaults) else None
+        )
         if error is not None:
             self._fail(task, error, States.failed)
             return fut
         deps = find_futures(task.args or (), task.kwargs or {})
         if self._debug:
-            logger.debug("task %d %s submitted with %d dependencies", tid, task.func_name, len(deps))
+            logger.debug(
+                "task %d %s submitted with %d dependencies", tid, task.func_name, len(deps)
+            )
         if self._observe_tasks:
             self._notify(task)
         if not deps:
@@ -343,7 +388,9 @@ class DataFlowKernel:
                 self._slots.wait(1.0)
             self._outstanding += 1
 
-    def _apply_special_kwargs(self, app: AppBase, task: TaskRecord, fut: AppFuture) -> BaseException | None:
+    def _apply_special_kwargs(
+        self, app: AppBase, task: TaskRecord, fut: AppFuture
+    ) -> BaseException | None:
         kwargs = task.kwargs
         assert kwargs is not None
         if app.special_defaults:
@@ -390,7 +437,9 @@ class DataFlowKernel:
         label = task.kwargs.get("label") if task.kwargs else None
         suffix = f"_{label}" if label else ""
         return os.path.join(
-            self.run_dir, "task_logs", f"{task.id // 10000:04d}",
+            self.run_dir,
+            "task_logs",
+            f"{task.id // 10000:04d}",
             f"task_{task.id:04d}_{task.func_name}{suffix}.{kind}",
         )
 
@@ -411,14 +460,7 @@ class DataFlowKernel:
     def _launch_if_ready(self, task: TaskRecord) -> None:
         if task.cancelled or task.status in FINAL_STATES:
             return
-        failures: list[tuple[BaseException, str]] = []
-        for dep in task.depends:
-            if dep.cancelled():
-                failures.append((CancelledError(f"{_describe(dep)} was cancelled"), _describe(dep)))
-            else:
-                exc = dep.exception()
-                if exc is not None:
-                    failures.append((exc, _describe(dep)))
+        failures = _failures(task.depends)
         if failures:
             self._fail(task, DependencyError(failures, task.id), States.dep_fail)
             return
@@ -438,11 +480,11 @@ class DataFlowKernel:
                 return
             if hit is not None:
                 task.from_memo = True
-                exc = hit.exception()
-                if exc is None:
+                cached_exc = hit.exception()
+                if cached_exc is None:
                     self._complete(task, hit.result(), States.memo_done)
                 else:
-                    self._fail(task, exc, States.memo_done)
+                    self._fail(task, cached_exc, States.memo_done)
                 return
         self._launch_try(task)
 
@@ -464,7 +506,9 @@ class DataFlowKernel:
         task.try_time_launched = time.time()
         self._set_state(task, States.launched)
         try:
-            exec_fu = executor.submit(task.func, task.resource_specification, *(task.args or ()), **(task.kwargs or {}))
+            exec_fu = executor.submit(
+                task.func, task.resource_specification, *(task.args or ()), **(task.kwargs or {})
+            )
         except Exception as exc:
             self._try_failed(task, exc)
             return
@@ -571,14 +615,9 @@ class DataFlowKernel:
             fut.add_done_callback(inner_done)
 
     def _finish_join(self, task: TaskRecord, futures: list[Future[Any]], single: bool) -> None:
-        failures = []
-        for fut in futures:
-            if fut.cancelled():
-                failures.append((CancelledError(f"{_describe(fut)} was cancelled"), _describe(fut)))
-            elif fut.exception() is not None:
-                failures.append((fut.exception(), _describe(fut)))
+        failures = _failures(futures)
         if failures:
-            error = JoinError(failures, task.id)  # type: ignore[arg-type]
+            error = JoinError(failures, task.id)
             if task.memoize:
                 self.memoizer.update_memo_exception(task, error)
             self._fail(task, error, States.failed)
@@ -670,7 +709,9 @@ class DataFlowKernel:
         assert task.app_fu is not None
         return task.app_fu._cancel_future()
 
-    def _derived(self, parent: AppFuture, op: Callable[[Any, Any], Any], key: Any, label: str) -> AppFuture:
+    def _derived(
+        self, parent: AppFuture, op: Callable[[Any, Any], Any], key: Any, label: str
+    ) -> AppFuture:
         from plait.app.app import InternalApp
 
         app = InternalApp(op, f"{parent.task_record.func_name}{label}", INLINE_LABEL)

@@ -8,4 +8,10 @@ from plait.errors import (
     PropagatedException,
 )
 
-__all__ = ["BadCheckpoint", "DataFlowException", "DependencyError", "JoinError", "PropagatedException"]
+__all__ = [
+    "BadCheckpoint",
+    "DataFlowException",
+    "DependencyError",
+    "JoinError",
+    "PropagatedException",
+]

@@ -31,7 +31,9 @@ def load(config: Config | None = None) -> DataFlowKernel:
     with _lock:
         if _dfk is not None:
             raise ConfigError(
-                "plait.load()", "a second config", "",
+                "plait.load()",
+                "a second config",
+                "",
                 f"a config is already loaded (run {_dfk.run_dir}); call plait.dfk().cleanup() "
                 "or leave its `with` block first (plait.clear() only forgets it)",
             )

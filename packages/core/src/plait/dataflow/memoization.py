@@ -166,7 +166,9 @@ class BasicMemoizer(Memoizer):
             raise ConfigError("checkpoint_mode", checkpoint_mode, [*CHECKPOINT_MODES, "None"])
         if checkpoint_mode == "periodic" and checkpoint_period is None:
             raise ConfigError(
-                "checkpoint_period", None, "a period such as '00:05:00' or 300",
+                "checkpoint_period",
+                None,
+                "a period such as '00:05:00' or 300",
                 "checkpoint_mode='periodic' needs a checkpoint_period",
             )
         self.checkpoint_files = checkpoint_files
@@ -207,7 +209,9 @@ class BasicMemoizer(Memoizer):
             period = hms_to_seconds(self.checkpoint_period)
             self._timer = threading.Event()
             self._thread = threading.Thread(
-                target=self._periodic, args=(period, self._timer), name="plait-checkpoint",
+                target=self._periodic,
+                args=(period, self._timer),
+                name="plait-checkpoint",
                 daemon=True,
             )
             self._thread.start()

@@ -66,7 +66,8 @@ class StagingSelector:
                 self._by_scheme[file.scheme] = provider
                 return provider
         raise UnknownPluginError(
-            "staging", file.scheme,
+            "staging",
+            file.scheme,
             [s for _, cls in registry.items() for s in cls.schemes],
             [f"needed for {file.url}"],
         )
@@ -79,11 +80,13 @@ class StagingSelector:
         storage = getattr(executor, "storage_access", None)
         ins = [
             (self.provider(f, storage, out=False), f)
-            for f in kwargs.get("inputs") or () if isinstance(f, File)
+            for f in kwargs.get("inputs") or ()
+            if isinstance(f, File)
         ]
         outs = [
             (self.provider(f, storage, out=True), f)
-            for f in kwargs.get("outputs") or () if isinstance(f, File)
+            for f in kwargs.get("outputs") or ()
+            if isinstance(f, File)
         ]
         ins = [(p, f) for p, f in ins if not p.is_noop]
         outs = [(p, f) for p, f in outs if not p.is_noop]

@@ -27,5 +27,7 @@ class States(IntEnum):
     cancelled = 12
 
 
-FINAL_STATES = frozenset({States.exec_done, States.memo_done, States.failed, States.dep_fail, States.cancelled})
+FINAL_STATES = frozenset(
+    {States.exec_done, States.memo_done, States.failed, States.dep_fail, States.cancelled}
+)
 FINAL_FAILURE_STATES = frozenset({States.failed, States.dep_fail})

@@ -33,7 +33,7 @@ class Executor(RepresentationMixin, ABC):
     working_dir: str | None = None
     storage_access: list[Any] | None = None
 
-    def start(self) -> None:  # noqa: B027 - optional hook
+    def start(self) -> None:
         """Start the executor (threads, processes, blocks). Called once."""
 
     @abstractmethod

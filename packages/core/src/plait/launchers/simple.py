@@ -40,7 +40,7 @@ class SingleNodeLauncher(Launcher):
             f"  pids+=($!)\n"
             f"done\n"
             f"status=0\n"
-            f"for pid in \"${{pids[@]}}\"; do\n"
+            f'for pid in "${{pids[@]}}"; do\n'
             f"  wait $pid || {{ rc=$?; [ $status -eq 0 ] && status=$rc; }}\n"
             f"done\n"
             f"exit $status\n"

@@ -42,7 +42,8 @@ class UnknownPluginError(PluginError, LookupError):
         if self.closest:
             text += f" Did you mean {self.closest!r}?"
         text += (
-            f" If it comes from a separate package, install it ({install_hint(self.kind, self.name)})"
+            " If it comes from a separate package, install it "
+            f"({install_hint(self.kind, self.name)})"
             " and check `plait plugins`."
         )
         for note in self.notes:

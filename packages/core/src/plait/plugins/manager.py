@@ -104,7 +104,9 @@ class Plugins:
 
     # -- loading ---------------------------------------------------------
 
-    def register(self, plugin: object, name: str | None = None, source: Source | None = None) -> None:
+    def register(
+        self, plugin: object, name: str | None = None, source: Source | None = None
+    ) -> None:
         """Register a plugin object (a module or an instance with hook implementations).
 
         :raises PluginLoadError: the plugin implements a hook that does not exist.
@@ -138,9 +140,7 @@ class Plugins:
         seen: set[tuple[str, str]] = set()
         for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
             dist = ep.dist
-            source = Source(
-                ep.name, dist.name if dist else "?", dist.version if dist else "?"
-            )
+            source = Source(ep.name, dist.name if dist else "?", dist.version if dist else "?")
             if (ep.name, ep.value) in seen:
                 continue  # the same distribution seen twice on sys.path
             seen.add((ep.name, ep.value))
@@ -153,7 +153,9 @@ class Plugins:
             except PluginLoadError as exc:
                 self._record_error(exc)
             except Exception as exc:
-                self._record_error(PluginLoadError(ep.name, source.distribution, source.version, exc))
+                self._record_error(
+                    PluginLoadError(ep.name, source.distribution, source.version, exc)
+                )
 
     def _record_error(self, error: PluginLoadError) -> None:
         self._errors[error.plugin] = error
@@ -200,7 +202,8 @@ class Plugins:
     def _notes(self) -> list[str]:
         notes = [str(error) for error in self._errors.values()]
         notes += [
-            f"plugin {name!r} from {src.distribution} is disabled by PLAIT_PLUGINS/PLAIT_DISABLE_PLUGINS"
+            f"plugin {name!r} from {src.distribution} is disabled "
+            "by PLAIT_PLUGINS/PLAIT_DISABLE_PLUGINS"
             for name, src in self._disabled.items()
         ]
         return notes
@@ -280,7 +283,9 @@ class Plugins:
             try:
                 impl.function(event=event)
             except Exception:
-                logger.exception("observer %s of plugin %r raised; ignored", hook_name, impl.plugin_name)
+                logger.exception(
+                    "observer %s of plugin %r raised; ignored", hook_name, impl.plugin_name
+                )
 
     def notify_workflow_started(self, event: WorkflowStarted) -> None:
         """Tell observers a workflow started."""
@@ -315,7 +320,9 @@ class Plugins:
                 )
         for name, error in self._errors.items():
             rows.append(
-                PluginInfo("plugin", name, name, error.distribution, error.version, "", "error", str(error))
+                PluginInfo(
+                    "plugin", name, name, error.distribution, error.version, "", "error", str(error)
+                )
             )
         for name, src in self._disabled.items():
             rows.append(

@@ -138,9 +138,7 @@ class SiteConfigRegistry(Registry[SiteConfig]):
         super().__init__("site-config", SiteConfig)
         self._sites: dict[str, SiteConfig] = {}
 
-    def add_site(
-        self, name: str, factory: Callable[..., Config], description: str = ""
-    ) -> None:
+    def add_site(self, name: str, factory: Callable[..., Config], description: str = "") -> None:
         """Register ``factory`` as the site configuration ``name``."""
         if not _NAME_RE.match(name):
             raise TypeError(f"{self._current}: site config name {name!r} must be lowercase")

@@ -32,8 +32,14 @@ class JobState(IntEnum):
 
 
 TERMINAL_STATES = frozenset(
-    {JobState.CANCELLED, JobState.COMPLETED, JobState.FAILED, JobState.TIMEOUT,
-     JobState.MISSING, JobState.SCALED_IN}
+    {
+        JobState.CANCELLED,
+        JobState.COMPLETED,
+        JobState.FAILED,
+        JobState.TIMEOUT,
+        JobState.MISSING,
+        JobState.SCALED_IN,
+    }
 )
 
 

@@ -62,15 +62,22 @@ class LocalProvider(ExecutionProvider):
         os.makedirs(script_dir, exist_ok=True)
         job_id = f"{os.getpid()}.{next(self._ids)}"
         base = os.path.join(script_dir, f"{job_name}.{job_id}")
-        launch = self.launcher(command, tasks_per_node, self.nodes_per_block) if self.launcher else command
+        launch = (
+            self.launcher(command, tasks_per_node, self.nodes_per_block)
+            if self.launcher
+            else command
+        )
         with open(f"{base}.sh", "w") as f:
             f.write(f"#!/bin/bash\n{self.worker_init}\n{launch}\n")
         out, err = f"{base}.stdout", f"{base}.stderr"
         try:
             with open(out, "wb") as stdout, open(err, "wb") as stderr:
                 proc = subprocess.Popen(
-                    ["/bin/bash", f"{base}.sh"], stdout=stdout, stderr=stderr,
-                    stdin=subprocess.DEVNULL, start_new_session=True,
+                    ["/bin/bash", f"{base}.sh"],
+                    stdout=stdout,
+                    stderr=stderr,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
                 )
         except OSError as exc:
             raise SubmitException(job_name, f"cannot start /bin/bash: {exc.strerror}") from exc
@@ -101,7 +108,7 @@ class LocalProvider(ExecutionProvider):
         return result
 
     def cancel(self, job_ids: list[str]) -> list[bool]:
-        """Terminate each block's process group; kill it if it has not exited in ``cmd_timeout`` s."""
+        """Terminate each block's process group; kill it if still there after ``cmd_timeout``."""
         done = []
         for job_id in job_ids:
             proc = self._jobs.get(job_id)

@@ -56,7 +56,10 @@ def unpack(data: bytes, serializers: Mapping[str, Serializer] = DEFAULT_SERIALIZ
 
 
 def pack_apply(
-    func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], app_name: str | None = None
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    app_name: str | None = None,
 ) -> bytes:
     """A whole call ``func(*args, **kwargs)`` as one payload.
 
@@ -67,7 +70,9 @@ def pack_apply(
     try:
         parts = [pack(func, (*_DEFAULT_FUNCTION_ORDER, *_DEFAULT_DATA_ORDER))]
     except SerializationError as exc:
-        raise SerializationError(f"the function of app {app} ({_type_name(func)})", exc.reason) from None
+        raise SerializationError(
+            f"the function of app {app} ({_type_name(func)})", exc.reason
+        ) from None
     for i, arg in enumerate(args):
         try:
             parts.append(pack(arg))
@@ -81,7 +86,8 @@ def pack_apply(
             parts.append(pack(kwargs[name]))
         except SerializationError as exc:
             raise SerializationError(
-                f"keyword argument {name!r} of app {app}, type {_type_name(kwargs[name])}", exc.reason
+                f"keyword argument {name!r} of app {app}, type {_type_name(kwargs[name])}",
+                exc.reason,
             ) from None
     header = f"{len(args)}\n{_NAME_SEP.join(names)}\n".encode()
     lengths = ",".join(str(len(p)) for p in parts).encode() + b"\n"
@@ -110,4 +116,6 @@ def unpack_apply(
 
 def _type_name(obj: Any) -> str:
     cls = type(obj)
-    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    return (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )

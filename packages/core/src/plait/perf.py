@@ -1,0 +1,249 @@
+"""``plait perf``: the standard benchmarks, on any registered executor or config.
+
+The benchmarks and their definitions (the same ones ``benchmarks/parsl_side.py``
+runs against Parsl, so the figures can be put side by side):
+
+* ``noop``: N no-op tasks submitted at once; tasks/s from first submit to last result.
+* ``roundtrip``: one no-op task submitted and waited for, 200 times; median and p90 ms.
+* ``chain``: 1,000 tasks, each taking the previous one's future; seconds.
+* ``fan``: 5,000 independent tasks and one task taking all their futures via
+  ``inputs=``; seconds.
+* ``memory``: M tasks in batches of 1,000 whose futures are dropped; main-process
+  RSS sampled every 10,000 tasks; bytes retained per finished task.
+
+Each benchmark runs under its own ``with plait.load(config):`` in a temporary run
+directory, so one cannot disturb the next.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import plait
+from plait.config import Config
+
+BENCHMARKS = ("noop", "roundtrip", "chain", "fan", "memory")
+DEFAULT_BENCHMARKS = ("noop", "roundtrip", "chain", "fan")
+
+
+@plait.python_app
+def _noop() -> None:
+    return None
+
+
+@plait.python_app
+def _one() -> int:
+    return 1
+
+
+@plait.python_app
+def _inc(x: int) -> int:
+    return x + 1
+
+
+@plait.python_app
+def _total(inputs: Sequence[int] = ()) -> int:
+    return sum(inputs)
+
+
+ConfigFactory = Callable[[str], Config]
+
+
+def config_for_executor(name: str) -> ConfigFactory:
+    """A factory of Configs with one executor of registered type ``name`` (default options)."""
+    from plait.plugins import get_plugins
+
+    cls = get_plugins().lookup("executor", name)
+
+    def make(run_dir: str) -> Config:
+        return Config(executors=[cls()], run_dir=run_dir, initialize_logging=True)
+
+    return make
+
+
+def config_from_file(path: str) -> ConfigFactory:
+    """A factory of Configs from a ``.toml`` file, or a ``.py`` file defining
+    ``fresh_config()`` or ``config`` (as ``parsl-perf --config`` accepts)."""
+    if path.endswith(".toml"):
+
+        def from_toml(run_dir: str) -> Config:
+            config = Config.from_toml(path)
+            config.run_dir = run_dir
+            return config
+
+        return from_toml
+    spec = importlib.util.spec_from_file_location("plait_perf_config", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"plait perf: cannot load config file {path}: not a .py or .toml file")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def from_py(run_dir: str) -> Config:
+        if hasattr(module, "fresh_config"):
+            config: Config = module.fresh_config()
+        elif hasattr(module, "config"):
+            config = module.config
+        else:
+            raise SystemExit(f"plait perf: {path} defines neither fresh_config() nor config")
+        config.run_dir = run_dir
+        return config
+
+    return from_py
+
+
+def _timed(make_config: ConfigFactory, body: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="plait-perf-") as tmp, plait.load(make_config(tmp)):
+        return body()
+
+
+def bench_noop(n: int) -> dict[str, Any]:
+    """N no-op tasks at once."""
+    start = time.perf_counter()
+    futures = [_noop() for _ in range(n)]
+    for fut in futures:
+        fut.result()
+    elapsed = time.perf_counter() - start
+    return {"noop_tasks_per_s": n / elapsed, "noop_n": n}
+
+
+def bench_roundtrip(repeats: int = 200, warmup: int = 20) -> dict[str, Any]:
+    """One task at a time, submit to result."""
+    for _ in range(warmup):
+        _noop().result()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        _noop().result()
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return {
+        "roundtrip_median_ms": statistics.median(times),
+        "roundtrip_p90_ms": times[int(0.9 * (len(times) - 1))],
+    }
+
+
+def bench_chain(length: int = 1000) -> dict[str, Any]:
+    """A chain of dependent tasks."""
+    start = time.perf_counter()
+    fut = _inc(0)
+    for _ in range(length - 1):
+        fut = _inc(fut)
+    assert fut.result() == length
+    return {"chain_1000_s": time.perf_counter() - start}
+
+
+def bench_fan(width: int = 5000) -> dict[str, Any]:
+    """Fan out to independent tasks, fan in to one."""
+    start = time.perf_counter()
+    total = _total(inputs=[_one() for _ in range(width)])
+    assert total.result() == width
+    return {"fan_5000_s": time.perf_counter() - start}
+
+
+def rss_bytes() -> int:
+    """This process's resident set size."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def bench_memory(m: int, batch: int = 1000, sample_every: int = 10_000) -> dict[str, Any]:
+    """RSS while running M tasks whose futures are dropped after each batch."""
+    curve: list[list[int]] = []
+    done = 0
+    while done < m:
+        futures = [_noop() for _ in range(min(batch, m - done))]
+        for fut in futures:
+            fut.result()
+        done += len(futures)
+        del futures
+        if done % sample_every == 0 or done == m:
+            curve.append([done, rss_bytes()])
+    base_n, base_rss = curve[0]
+    end_n, end_rss = curve[-1]
+    per_task = (end_rss - base_rss) / (end_n - base_n) if end_n > base_n else 0.0
+    return {"memory_bytes_per_task": per_task, "memory_curve": curve, "memory_n": m}
+
+
+def run(
+    make_config: ConfigFactory,
+    executor: str,
+    only: Sequence[str] = DEFAULT_BENCHMARKS,
+    noop_n: int = 20_000,
+    mem_n: int = 100_000,
+) -> dict[str, Any]:
+    """Run the chosen benchmarks; the report has the same shape as ``parsl_side.py``'s."""
+    results: dict[str, Any] = {}
+    bodies: dict[str, Callable[[], dict[str, Any]]] = {
+        "noop": lambda: bench_noop(noop_n),
+        "roundtrip": bench_roundtrip,
+        "chain": bench_chain,
+        "fan": bench_fan,
+        "memory": lambda: bench_memory(mem_n),
+    }
+    for name in only:
+        results.update(_timed(make_config, bodies[name]))
+    return {
+        "system": "plait",
+        "version": plait.__version__,
+        "executor": executor,
+        "python": platform.python_version(),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "results": results,
+    }
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """The report as an aligned two-column table."""
+    rows = [
+        ("no-op throughput", "noop_tasks_per_s", "{:,.0f} tasks/s"),
+        ("round trip (median)", "roundtrip_median_ms", "{:.3f} ms"),
+        ("round trip (p90)", "roundtrip_p90_ms", "{:.3f} ms"),
+        ("chain of 1,000", "chain_1000_s", "{:.3f} s"),
+        ("fan-out 5,000 + fan-in", "fan_5000_s", "{:.3f} s"),
+        ("memory per finished task", "memory_bytes_per_task", "{:.1f} B"),
+    ]
+    results = report["results"]
+    lines = [
+        f"plait {report['version']} perf, executor {report['executor']}, Python {report['python']}"
+    ]
+    for label, key, fmt in rows:
+        if key in results:
+            lines.append(f"  {label:<26} {fmt.format(results[key])}")
+    return "\n".join(lines)
+
+
+def main_perf(
+    executor: str | None,
+    config: str | None,
+    only: str | None,
+    noop_n: int,
+    mem_n: int,
+    as_json: bool,
+) -> int:
+    """Entry for the CLI: choose the config, run, print."""
+    import json
+
+    if config is not None:
+        make_config, label = config_from_file(config), os.path.basename(config)
+    else:
+        name = executor or "threads"
+        make_config, label = config_for_executor(name), name
+    chosen = tuple(only.split(",")) if only else DEFAULT_BENCHMARKS
+    unknown = [b for b in chosen if b not in BENCHMARKS]
+    if unknown:
+        print(
+            f"plait perf: unknown benchmark(s) {unknown}; choose from {', '.join(BENCHMARKS)}",
+            file=sys.stderr,
+        )
+        return 2
+    report = run(make_config, label, chosen, noop_n, mem_n)
+    print(json.dumps(report) if as_json else format_table(report))
+    return 0
