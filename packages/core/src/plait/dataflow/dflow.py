@@ -367,12 +367,12 @@ class DataFlowKernel:
             logger.debug(
                 "task %d %s submitted with %d dependencies", tid, task.func_name, len(deps)
             )
+        task.depends = deps
         if self._observe_tasks:
             self._notify(task)
         if not deps:
             self._launch(task)
             return fut
-        task.depends = deps
         task.pending_deps = len(deps)
         if len(deps) > 1:
             task.lock = threading.Lock()
