@@ -31,6 +31,19 @@ SPECIAL_KWARGS = (
 )
 
 
+_loader_module: Any = None
+
+
+def _loader() -> Any:
+    """The loader module (imported late: it imports the kernel, which imports apps)."""
+    global _loader_module
+    if _loader_module is None:
+        from plait.dataflow import loader
+
+        _loader_module = loader
+    return _loader_module
+
+
 class AppBase:
     """A decorated function: calling it submits a task.
 
@@ -67,11 +80,9 @@ class AppBase:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         dfk = self.data_flow_kernel
         if dfk is None:
-            from plait.dataflow import loader
-
-            dfk = loader._dfk
+            dfk = _loader()._dfk
             if dfk is None:
-                dfk = loader.dfk()
+                dfk = _loader().dfk()
         return dfk.submit(self, args, kwargs)
 
     def __repr__(self) -> str:

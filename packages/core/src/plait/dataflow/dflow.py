@@ -653,18 +653,20 @@ class DataFlowKernel:
         )
 
     def _complete(self, task: TaskRecord, result: Any, state: States) -> None:
-        if not self._finalize(task, state):
+        fut = task.app_fu
+        if fut is None or not self._finalize(task, state):
             return
         try:
-            task.app_fu.set_result(result)  # type: ignore[union-attr]
+            fut.set_result(result)
         except InvalidStateError:
             pass  # cancelled by the user meanwhile
 
     def _fail(self, task: TaskRecord, exc: BaseException, state: States) -> None:
-        if not self._finalize(task, state, exc):
+        fut = task.app_fu
+        if fut is None or not self._finalize(task, state, exc):
             return
         try:
-            task.app_fu.set_exception(exc)  # type: ignore[union-attr]
+            fut.set_exception(exc)
         except InvalidStateError:
             pass
 
@@ -680,7 +682,11 @@ class DataFlowKernel:
             self._notify(task, exc)
         if self._debug:
             logger.debug("task %d %s: %s", task.id, task.func_name, state.name)
-        task.args = task.kwargs = None
+        # Drop what the record no longer needs, and with it every reference cycle
+        # through it (future <-> record, dependency callbacks), so finished tasks
+        # are freed by reference counting instead of waiting for the cyclic GC.
+        task.args = task.kwargs = task.exec_fu = task.app_fu = task.joins = None
+        task.depends = []
         if self._garbage_collect:
             self.tasks.pop(task.id, None)
         if self._slots is not None:
@@ -704,10 +710,10 @@ class DataFlowKernel:
         ):
             return False  # running, and its executor cannot stop it
         task.cancelled = True
-        if not self._finalize(task, States.cancelled):
+        fut = task.app_fu
+        if fut is None or not self._finalize(task, States.cancelled):
             return False
-        assert task.app_fu is not None
-        return task.app_fu._cancel_future()
+        return fut._cancel_future()
 
     def _derived(
         self, parent: AppFuture, op: Callable[[Any, Any], Any], key: Any, label: str
