@@ -55,3 +55,12 @@ def accepts_keyword(func: Any, name: str) -> bool:
     ):
         return True
     return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def __getattr__(name: str) -> Any:
+    # Parsl keeps the checkpoint helpers in parsl.utils; they live with memoization here.
+    if name in ("get_all_checkpoints", "get_last_checkpoint"):
+        from plait.dataflow import memoization
+
+        return getattr(memoization, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
