@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import plait
-from plait.errors import ExecutorError, NoDataFlowKernelError
+from plait.errors import AppTimeout, ExecutorError, NoDataFlowKernelError
 from plait.executors.threads import ThreadPoolExecutor
 
 SCRIPT = textwrap.dedent(
@@ -150,3 +150,40 @@ def test_executor_that_fails_to_start_leaves_nothing_behind(make_config: Any) ->
     # a fresh load works afterwards
     with plait.load(make_config()):
         assert plait.python_app(lambda: 3)().result(timeout=10) == 3
+
+
+@plait.bash_app
+def long_command() -> str:
+    return "sleep 300"
+
+
+def test_cancel_of_a_running_bash_app_kills_its_command(dfk: Any) -> None:
+    fut = long_command()
+    deadline = time.monotonic() + 20
+    while fut.task_status() != "launched" or not _bash_running(dfk):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert fut.cancel() is True and fut.cancelled()
+    from plait.app import bash
+
+    deadline = time.monotonic() + 10
+    while bash._running and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not bash._running
+
+
+def _bash_running(dfk: Any) -> bool:
+    from plait.app import bash
+
+    return bool(bash._running)
+
+
+def test_walltime_on_a_bash_app_kills_it_promptly(dfk: Any) -> None:
+    @plait.bash_app
+    def stuck(walltime: float = 0.5) -> str:
+        return "sleep 300"
+
+    start = time.monotonic()
+    with pytest.raises(AppTimeout):
+        stuck().result(timeout=30)
+    assert time.monotonic() - start < 10

@@ -24,8 +24,9 @@ from plait.errors import (
 
 _STD_MODES = ("w", "a", "a+", "w+")
 
-#: Process groups of bash commands running in this process, so shutdown can stop them.
-_running: set[subprocess.Popen[bytes]] = set()
+#: Bash commands running in this process, by the thread waiting on each, so a
+#: cancel or a shutdown can stop them.
+_running: dict[int, subprocess.Popen[bytes]] = {}
 _running_lock = threading.Lock()
 
 
@@ -36,10 +37,20 @@ def kill_running_commands() -> int:
     down, so no command outlives the workflow.
     """
     with _running_lock:
-        procs = list(_running)
+        procs = list(_running.values())
     for proc in procs:
         _kill_group(proc)
     return len(procs)
+
+
+def kill_command_of_thread(thread_id: int) -> bool:
+    """Kill the bash command that thread ``thread_id`` is waiting on, if there is one."""
+    with _running_lock:
+        proc = _running.get(thread_id)
+    if proc is None:
+        return False
+    _kill_group(proc)
+    return True
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -86,7 +97,7 @@ class BashRunner:
                 start_new_session=True,
             )
             with _running_lock:
-                _running.add(proc)
+                _running[threading.get_ident()] = proc
             try:
                 returncode = proc.wait(timeout=walltime)
             except subprocess.TimeoutExpired:
@@ -97,7 +108,7 @@ class BashRunner:
                 ) from None
             finally:
                 with _running_lock:
-                    _running.discard(proc)
+                    _running.pop(threading.get_ident(), None)
         finally:
             for f in (stdout, stderr):
                 if f is not None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from plait.app.bash import kill_running_commands
+from plait.app.bash import kill_command_of_thread, kill_running_commands
 from plait.errors import InvalidResourceSpecification
 from plait.executors.base import Executor
 
@@ -35,6 +35,7 @@ class ThreadPoolExecutor(Executor):
     """
 
     plugin_name = "threads"
+    can_cancel_running = True  # for bash apps: their command is killed
 
     def __init__(
         self,
@@ -57,6 +58,7 @@ class ThreadPoolExecutor(Executor):
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._shut_down = False
+        self._current: dict[int, Future[Any]] = {}
 
     def start(self) -> None:
         """Start the worker threads."""
@@ -96,6 +98,8 @@ class ThreadPoolExecutor(Executor):
 
     def _work(self) -> None:
         get = self._queue.get
+        current = self._current
+        me = threading.get_ident()
         while True:
             item = get()
             if item is _STOP:
@@ -103,13 +107,28 @@ class ThreadPoolExecutor(Executor):
             fut, func, args, kwargs = item
             if not fut.set_running_or_notify_cancel():
                 continue
+            current[me] = fut
             try:
                 result = func(*args, **kwargs)
             except BaseException as exc:
                 fut.set_exception(exc)
             else:
                 fut.set_result(result)
+            finally:
+                current.pop(me, None)
             del item, fut, func, args, kwargs
+
+    def cancel(self, future: Future[Any]) -> bool:
+        """Withdraw a queued task, or kill the command of a running bash app.
+
+        A running Python function cannot be stopped: returns False for it.
+        """
+        if future.cancel():
+            return True
+        for thread_id, running in list(self._current.items()):
+            if running is future:
+                return kill_command_of_thread(thread_id)
+        return False
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Withdraw queued tasks and stop the threads; waits at most ``timeout`` seconds
