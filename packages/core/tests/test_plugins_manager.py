@@ -381,3 +381,18 @@ def test_every_registration_hook_registers_from_a_third_party_plugin() -> None:
     listed = {(r.kind, r.name, r.plugin) for r in plugins.info()}
     assert ("provider", "mine", "third-party") in listed
     assert ("staging", "my-scheme", "third-party") in listed
+
+
+def test_cli_perf_with_config_files(tmp_path: Path) -> None:
+    toml = tmp_path / "cfg.toml"
+    toml.write_text('[[executors]]\ntype = "threads"\nlabel = "t"\nmax_threads = 3\n')
+    py = tmp_path / "cfg.py"
+    py.write_text(
+        "from plait import Config, ThreadPoolExecutor\n"
+        "def fresh_config():\n    return Config(executors=[ThreadPoolExecutor(label='p')])\n"
+    )
+    for path in (toml, py):
+        result = run_cli("perf", "--config", str(path), "--only", "roundtrip", "--json")
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert report["executor"] == path.name and report["results"]["roundtrip_median_ms"] > 0

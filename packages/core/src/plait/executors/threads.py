@@ -130,7 +130,7 @@ class ThreadPoolExecutor(Executor):
                 return kill_command_of_thread(thread_id)
         return False
 
-    def shutdown(self, timeout: float = 10.0) -> None:
+    def shutdown(self, timeout: float = 2.0) -> None:
         """Withdraw queued tasks and stop the threads; waits at most ``timeout`` seconds
         for running tasks (threads still busy after that are left to finish as daemons)."""
         with self._lock:
