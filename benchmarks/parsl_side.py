@@ -37,8 +37,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 import parsl
 from parsl import python_app
@@ -50,7 +51,7 @@ try:
 except ImportError:  # pragma: no cover - fall back to /proc
     psutil = None
 
-ALL_BENCHMARKS: Tuple[str, ...] = ("noop", "roundtrip", "chain", "fan", "memory")
+ALL_BENCHMARKS: tuple[str, ...] = ("noop", "roundtrip", "chain", "fan", "memory")
 ROUNDTRIP_WARMUP = 20
 ROUNDTRIP_COUNT = 200
 CHAIN_LENGTH = 1000
@@ -63,6 +64,7 @@ MEM_SAMPLE_EVERY = 10_000
 # Apps.  Defined at module level with no explicit DFK, so each call binds to
 # whichever DataFlowKernel is currently loaded.
 # --------------------------------------------------------------------------
+
 
 @python_app(executors=["threads"])
 def noop() -> None:
@@ -92,12 +94,13 @@ def total(inputs: Sequence[int] = ()) -> int:
 # Infrastructure
 # --------------------------------------------------------------------------
 
+
 @dataclass
 class Overheads:
     """Wall time spent outside the measured region, per benchmark."""
 
-    load_s: Dict[str, float] = field(default_factory=dict)
-    cleanup_s: Dict[str, float] = field(default_factory=dict)
+    load_s: dict[str, float] = field(default_factory=dict)
+    cleanup_s: dict[str, float] = field(default_factory=dict)
 
 
 def make_config(run_dir: str, logging_enabled: bool) -> Config:
@@ -111,11 +114,11 @@ def make_config(run_dir: str, logging_enabled: bool) -> Config:
 
 def run_isolated(
     name: str,
-    body: Callable[[], Dict[str, Any]],
+    body: Callable[[], dict[str, Any]],
     tmp_root: str,
     logging_enabled: bool,
     overheads: Overheads,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Run ``body`` under a freshly loaded DFK and clean it up afterwards.
 
     The time to load the DFK and the time the ``with`` block takes to exit
@@ -159,7 +162,8 @@ def percentile(values: Sequence[float], q: float) -> float:
 # Benchmarks (each runs inside a loaded DFK)
 # --------------------------------------------------------------------------
 
-def bench_noop(n: int) -> Dict[str, Any]:
+
+def bench_noop(n: int) -> dict[str, Any]:
     """Submit ``n`` no-op tasks, wait for all; report tasks per second."""
     t0 = time.perf_counter()
     futs = [noop() for _ in range(n)]
@@ -169,11 +173,11 @@ def bench_noop(n: int) -> Dict[str, Any]:
     return {"noop_tasks_per_s": n / elapsed, "noop_n": n}
 
 
-def bench_roundtrip() -> Dict[str, Any]:
+def bench_roundtrip() -> dict[str, Any]:
     """Time single submit->result round trips; report median and p90 (ms)."""
     for _ in range(ROUNDTRIP_WARMUP):
         noop().result()
-    samples: List[float] = []
+    samples: list[float] = []
     for _ in range(ROUNDTRIP_COUNT):
         t0 = time.perf_counter()
         noop().result()
@@ -184,7 +188,7 @@ def bench_roundtrip() -> Dict[str, Any]:
     }
 
 
-def bench_chain() -> Dict[str, Any]:
+def bench_chain() -> dict[str, Any]:
     """Build a chain of dependent ``inc`` tasks; report seconds to the end."""
     t0 = time.perf_counter()
     fut = inc(0)
@@ -197,7 +201,7 @@ def bench_chain() -> Dict[str, Any]:
     return {"chain_1000_s": elapsed}
 
 
-def bench_fan() -> Dict[str, Any]:
+def bench_fan() -> dict[str, Any]:
     """Fan out independent tasks, fan them in with one summing task."""
     t0 = time.perf_counter()
     futs = [one() for _ in range(FAN_WIDTH)]
@@ -208,11 +212,13 @@ def bench_fan() -> Dict[str, Any]:
     return {"fan_5000_s": elapsed}
 
 
-def bench_memory(m: int) -> Dict[str, Any]:
+def bench_memory(m: int) -> dict[str, Any]:
     """Run ``m`` tasks in dropped batches and track main-process RSS."""
     if m < 2 * MEM_SAMPLE_EVERY or m % MEM_SAMPLE_EVERY:
-        raise ValueError(f"--mem-n must be a multiple of {MEM_SAMPLE_EVERY} and >= {2 * MEM_SAMPLE_EVERY}")
-    curve: List[List[int]] = []
+        raise ValueError(
+            f"--mem-n must be a multiple of {MEM_SAMPLE_EVERY} and >= {2 * MEM_SAMPLE_EVERY}"
+        )
+    curve: list[list[int]] = []
     done = 0
     while done < m:
         batch = [noop() for _ in range(MEM_BATCH)]
@@ -234,35 +240,40 @@ def bench_memory(m: int) -> Dict[str, Any]:
 # Driver and reporting
 # --------------------------------------------------------------------------
 
-def select_benchmarks(only: Optional[str]) -> List[str]:
+
+def select_benchmarks(only: str | None) -> list[str]:
     """Parse ``--only`` into an ordered list of benchmark names."""
     if not only:
         return list(ALL_BENCHMARKS)
     wanted = [w.strip() for w in only.split(",") if w.strip()]
     unknown = [w for w in wanted if w not in ALL_BENCHMARKS]
     if unknown:
-        raise SystemExit(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(ALL_BENCHMARKS)}")
+        raise SystemExit(
+            f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(ALL_BENCHMARKS)}"
+        )
     return [b for b in ALL_BENCHMARKS if b in wanted]
 
 
-def run_all(args: argparse.Namespace) -> Tuple[Dict[str, Any], Overheads]:
+def run_all(args: argparse.Namespace) -> tuple[dict[str, Any], Overheads]:
     """Run the selected benchmarks, each under a fresh DFK."""
-    bodies: Dict[str, Callable[[], Dict[str, Any]]] = {
+    bodies: dict[str, Callable[[], dict[str, Any]]] = {
         "noop": lambda: bench_noop(args.noop_n),
         "roundtrip": bench_roundtrip,
         "chain": bench_chain,
         "fan": bench_fan,
         "memory": lambda: bench_memory(args.mem_n),
     }
-    results: Dict[str, Any] = {}
+    results: dict[str, Any] = {}
     overheads = Overheads()
     with tempfile.TemporaryDirectory(prefix="parsl-side-") as tmp_root:
         for name in select_benchmarks(args.only):
-            results.update(run_isolated(name, bodies[name], tmp_root, not args.no_logging, overheads))
+            results.update(
+                run_isolated(name, bodies[name], tmp_root, not args.no_logging, overheads)
+            )
     return results, overheads
 
 
-def build_report(results: Dict[str, Any]) -> Dict[str, Any]:
+def build_report(results: dict[str, Any]) -> dict[str, Any]:
     """Wrap the results in the agreed JSON envelope."""
     return {
         "system": "parsl",
@@ -274,10 +285,10 @@ def build_report(results: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
-def format_table(report: Dict[str, Any], overheads: Overheads, logging_enabled: bool) -> str:
+def format_table(report: dict[str, Any], overheads: Overheads, logging_enabled: bool) -> str:
     """Render a human-readable summary of the report."""
     r = report["results"]
-    rows: List[Tuple[str, str]] = []
+    rows: list[tuple[str, str]] = []
     if "noop_tasks_per_s" in r:
         rows.append((f"noop ({r['noop_n']} tasks)", f"{r['noop_tasks_per_s']:.0f} tasks/s"))
     if "roundtrip_median_ms" in r:
@@ -288,32 +299,47 @@ def format_table(report: Dict[str, Any], overheads: Overheads, logging_enabled: 
     if "fan_5000_s" in r:
         rows.append(("fan 5000 -> 1", f"{r['fan_5000_s']:.3f} s"))
     if "memory_bytes_per_task" in r:
-        rows.append((f"memory ({r['memory_n']} tasks)", f"{r['memory_bytes_per_task']:.1f} bytes/task"))
+        rows.append(
+            (f"memory ({r['memory_n']} tasks)", f"{r['memory_bytes_per_task']:.1f} bytes/task")
+        )
         curve = ", ".join(f"{n // 1000}k:{rss / 2**20:.1f}MiB" for n, rss in r["memory_curve"])
         rows.append(("  rss curve", curve))
     for name in overheads.load_s:
-        rows.append((f"  [{name}] load / cleanup",
-                     f"{overheads.load_s[name]:.3f} s / {overheads.cleanup_s.get(name, float('nan')):.3f} s"))
+        rows.append(
+            (
+                f"  [{name}] load / cleanup",
+                f"{overheads.load_s[name]:.3f} s / "
+                f"{overheads.cleanup_s.get(name, float('nan')):.3f} s",
+            )
+        )
     width = max(len(k) for k, _ in rows) if rows else 0
     m = report["machine"]
-    head = (f"parsl {report['version']} executor=threads(max_threads=2) "
-            f"logging={'on' if logging_enabled else 'off'} python {report['python']} "
-            f"cpus={m['cpus']} {m['platform']}")
+    head = (
+        f"parsl {report['version']} executor=threads(max_threads=2) "
+        f"logging={'on' if logging_enabled else 'off'} python {report['python']} "
+        f"cpus={m['cpus']} {m['platform']}"
+    )
     return "\n".join([head] + [f"{k:<{width}}  {v}" for k, v in rows])
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line interface."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--only", help=f"comma-separated subset of: {','.join(ALL_BENCHMARKS)}")
-    p.add_argument("--noop-n", type=int, default=5000, help="tasks in the noop benchmark (default 5000)")
-    p.add_argument("--mem-n", type=int, default=100_000, help="tasks in the memory benchmark (default 100000)")
+    p.add_argument(
+        "--noop-n", type=int, default=5000, help="tasks in the noop benchmark (default 5000)"
+    )
+    p.add_argument(
+        "--mem-n", type=int, default=100_000, help="tasks in the memory benchmark (default 100000)"
+    )
     p.add_argument("--no-logging", action="store_true", help="Config(initialize_logging=False)")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout (table goes to stderr)")
+    p.add_argument(
+        "--json", action="store_true", help="print one JSON object on stdout (table goes to stderr)"
+    )
     return p.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     args = parse_args(argv)
     results, overheads = run_all(args)

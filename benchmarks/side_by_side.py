@@ -41,17 +41,39 @@ def run_json(cmd: list[str]) -> dict[str, Any]:
 
 def commands(args: argparse.Namespace, only: str) -> dict[str, list[str]]:
     """The three systems under test, as command lines."""
-    plait_cmd = [sys.executable, "-m", "plait", "perf", "--json", "--only", only,
-                 "--noop-n", str(args.noop_n), "--mem-n", str(args.mem_n)]
-    parsl_cmd = [args.parsl_python, str(HERE / "parsl_side.py"), "--json", "--only", only,
-                 "--noop-n", str(args.noop_n), "--mem-n", str(args.mem_n)]
+    plait_cmd = [
+        sys.executable,
+        "-m",
+        "plait",
+        "perf",
+        "--json",
+        "--only",
+        only,
+        "--noop-n",
+        str(args.noop_n),
+        "--mem-n",
+        str(args.mem_n),
+    ]
+    parsl_cmd = [
+        args.parsl_python,
+        str(HERE / "parsl_side.py"),
+        "--json",
+        "--only",
+        only,
+        "--noop-n",
+        str(args.noop_n),
+        "--mem-n",
+        str(args.mem_n),
+    ]
     return {"plait": plait_cmd, "parsl": parsl_cmd, "parsl-nolog": [*parsl_cmd, "--no-logging"]}
 
 
 def median_results(reports: list[dict[str, Any]]) -> dict[str, float]:
     """Median of every numeric figure across rounds."""
     keys = {k for r in reports for k, v in r["results"].items() if isinstance(v, int | float)}
-    return {k: statistics.median(r["results"][k] for r in reports if k in r["results"]) for k in keys}
+    return {
+        k: statistics.median(r["results"][k] for r in reports if k in r["results"]) for k in keys
+    }
 
 
 def cpu_model() -> str:
@@ -92,13 +114,19 @@ def main() -> int:
         "rounds": args.rounds,
         "parsl_version": runs["parsl"][0]["version"],
     }
-    Path(args.out).write_text(json.dumps({"meta": meta, "runs": runs, "medians": medians}, indent=1))
+    Path(args.out).write_text(
+        json.dumps({"meta": meta, "runs": runs, "medians": medians}, indent=1)
+    )
 
-    print(f"Machine: {meta['cpus']} CPUs ({meta['cpu']}), Python {meta['python']}, "
-          f"{meta['platform']}; plait commit {meta['commit']}; Parsl {meta['parsl_version']}; "
-          f"median of {args.rounds} alternating rounds (memory: one round of {args.mem_n:,} tasks).\n")
-    print("| benchmark (threads executor, 2 threads) | plait | Parsl (default logging) | "
-          "Parsl (logging off) | plait vs Parsl default |")
+    print(
+        f"Machine: {meta['cpus']} CPUs ({meta['cpu']}), Python {meta['python']}, "
+        f"{meta['platform']}; plait commit {meta['commit']}; Parsl {meta['parsl_version']}; "
+        f"median of {args.rounds} alternating rounds (memory: one round of {args.mem_n:,} tasks).\n"
+    )
+    print(
+        "| benchmark (threads executor, 2 threads) | plait | Parsl (default logging) | "
+        "Parsl (logging off) | plait vs Parsl default |"
+    )
     print("|---|---|---|---|---|")
     for label, key, fmt, higher_is_better in FIGURES:
         values = [medians[n].get(key) for n in ("plait", "parsl", "parsl-nolog")]

@@ -15,9 +15,15 @@ HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("plait_"))
 
 def test_the_issue_hooks_exist() -> None:
     assert {
-        "plait_register_executors", "plait_register_providers", "plait_register_launchers",
-        "plait_register_staging", "plait_register_serializers", "plait_register_site_configs",
-        "plait_workflow_started", "plait_workflow_finished", "plait_task_state_changed",
+        "plait_register_executors",
+        "plait_register_providers",
+        "plait_register_launchers",
+        "plait_register_staging",
+        "plait_register_serializers",
+        "plait_register_site_configs",
+        "plait_workflow_started",
+        "plait_workflow_finished",
+        "plait_task_state_changed",
         "plait_block_state_changed",
     } <= set(HOOKS)
 
@@ -35,7 +41,9 @@ def test_hook_is_documented(name: str) -> None:
 @pytest.mark.parametrize("name", HOOKS)
 def test_hook_is_tested(name: str) -> None:
     tests = [
-        p for d in ("packages", "examples", "tests") for p in (ROOT / d).rglob("test_*.py")
+        p
+        for d in ("packages", "examples", "tests")
+        for p in (ROOT / d).rglob("test_*.py")
         if p.name != Path(__file__).name and name in p.read_text()
     ]
     # Registration hooks are exercised by every registry lookup; each must still

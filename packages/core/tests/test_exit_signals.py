@@ -58,7 +58,9 @@ def test_ctrl_c_cancels_and_exits_promptly_without_leftovers(tmp_path: Path) -> 
     script.write_text(SCRIPT)
     proc = subprocess.Popen(
         [sys.executable, str(script), str(tmp_path / "runinfo")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         wait_for_line(proc, "submitted", time.monotonic() + 30)
@@ -92,14 +94,17 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    state = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}").exists() else "X"
+    state = (
+        Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}").exists() else "X"
+    )
     return state != "Z"
 
 
 def test_unfinished_tasks_at_interpreter_exit_are_cancelled_with_a_message(tmp_path: Path) -> None:
     script = tmp_path / "forgetful.py"
-    script.write_text(textwrap.dedent(
-        """
+    script.write_text(
+        textwrap.dedent(
+            """
         import sys, time, plait
         from plait import python_app, Config, ThreadPoolExecutor
 
@@ -111,11 +116,14 @@ def test_unfinished_tasks_at_interpreter_exit_are_cancelled_with_a_message(tmp_p
         futures = [slow() for _ in range(5)]
         print("leaving", flush=True)
         """
-    ))
+        )
+    )
     start = time.monotonic()
     result = subprocess.run(
         [sys.executable, str(script), str(tmp_path / "runinfo")],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert time.monotonic() - start < 30
     assert "leaving" in result.stdout

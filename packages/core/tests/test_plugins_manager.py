@@ -27,7 +27,9 @@ from plait.plugins.manager import use_plugins
 from plait.providers.local import LocalProvider
 
 
-def make_dist(root: Path, dist: str, version: str, entry_points: dict[str, str], modules: dict[str, str]) -> None:
+def make_dist(
+    root: Path, dist: str, version: str, entry_points: dict[str, str], modules: dict[str, str]
+) -> None:
     """Write an installed-looking distribution (dist-info + modules) under ``root``."""
     info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
     info.mkdir(parents=True)
@@ -109,7 +111,7 @@ def test_registry_rejects_wrong_base_class_and_bad_name() -> None:
         plugin_name = "Bad Name"
 
     registry = Plugins(autoload=False).executors
-    with pytest.raises(TypeError, match="not a subclass of plait.executors.base.Executor"):
+    with pytest.raises(TypeError, match=r"not a subclass of plait\.executors\.base\.Executor"):
         registry.add(NotAnExecutor)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="plugin_name"):
         registry.add(NoName)
@@ -220,14 +222,16 @@ def test_observer_hooks_see_the_workflow(make_config) -> None:  # type: ignore[n
     with use_plugins(plugins), plait.load(make_config()) as dfk:
         assert add(add(1, 2), 3).result(timeout=10) == 6
         assert isinstance(fail().exception(timeout=10), ValueError)
-        plugins.notify_block_state(BlockStateChanged(dfk.run_id, "threads", "0", None, "RUNNING", 0.0))
+        plugins.notify_block_state(
+            BlockStateChanged(dfk.run_id, "threads", "0", None, "RUNNING", 0.0)
+        )
     kinds = [type(e).__name__ for e in recorder.events]
     assert kinds[0] == "WorkflowStarted" and kinds[-1] == "WorkflowFinished"
     assert recorder.events[-1].task_counts["exec_done"] == 2
     task_events = [e for e in recorder.events if isinstance(e, TaskStateChanged)]
     second = [e.state for e in task_events if e.task_id == 1]
     assert second == ["pending", "launched", "exec_done"]
-    assert [e.depends for e in task_events if e.task_id == 1][0] == (0,)
+    assert next(e.depends for e in task_events if e.task_id == 1) == (0,)
     failed = [e for e in task_events if e.state == "failed"]
     assert failed and failed[0].error == "ValueError: bad input"
     assert any(isinstance(e, BlockStateChanged) for e in recorder.events)
@@ -252,7 +256,9 @@ def test_site_configs_from_a_plugin(run_dir: str) -> None:
     module = types.ModuleType("site_plugin")
 
     def centre(account: str = "none") -> plait.Config:
-        return plait.Config(executors=[ThreadPoolExecutor(label=f"centre-{account}")], run_dir=run_dir)
+        return plait.Config(
+            executors=[ThreadPoolExecutor(label=f"centre-{account}")], run_dir=run_dir
+        )
 
     @hookimpl
     def plait_register_site_configs(registry: Any) -> None:
@@ -280,6 +286,7 @@ def test_executor_subclass_from_plugin_runs_tasks(make_config) -> None:  # type:
             return super().submit(func, resource_specification, *args, **kwargs)
 
     assert issubclass(Counting, Executor)
+
     class Registers:
         @hookimpl
         def plait_register_executors(self, registry: Any) -> None:
@@ -298,7 +305,11 @@ def test_executor_subclass_from_plugin_runs_tasks(make_config) -> None:  # type:
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "plait", *args], capture_output=True, text=True, timeout=60, env=env,
+        [sys.executable, "-m", "plait", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
 
 

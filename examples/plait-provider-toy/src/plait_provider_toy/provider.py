@@ -33,16 +33,21 @@ class ToyProvider(ExecutionProvider):
         os.makedirs(self.spool_dir, exist_ok=True)
         job_id = f"{job_name}-{uuid.uuid4().hex[:8]}"
         with open(self._path(job_id, "sh"), "w") as f:
-            f.write(f"{command}\necho $? > {self._path(job_id, 'exit')}\n")
+            # A subshell, so a command that calls `exit` still leaves its status behind.
+            f.write(f"(\n{command}\n)\necho $? > {self._path(job_id, 'exit')}\n")
         with open(self._path(job_id, "out"), "wb") as out:
             self._procs[job_id] = subprocess.Popen(
-                ["/bin/bash", self._path(job_id, "sh")], stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                ["/bin/bash", self._path(job_id, "sh")],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         return job_id
 
     def status(self, job_ids: list[str]) -> list[JobStatus]:
-        """From the exit-code file: running until it exists, then completed or failed."""
+        """Running while the script runs; then completed or failed by the command's status
+        in the exit-code file, or cancelled if the job was killed."""
         result = []
         for job_id in job_ids:
             proc = self._procs.get(job_id)
@@ -55,11 +60,21 @@ class ToyProvider(ExecutionProvider):
             elif code < 0:
                 result.append(JobStatus(JobState.CANCELLED, f"killed by signal {-code}", code))
             else:
-                with open(self._path(job_id, "exit")) as f:
-                    exit_code = int(f.read().strip() or "1")
-                state = JobState.COMPLETED if exit_code == 0 else JobState.FAILED
-                result.append(JobStatus(state, None, exit_code, self._path(job_id, "out")))
+                exit_code = self._exit_code(job_id, code)
+                if exit_code == 0:
+                    state, message = JobState.COMPLETED, None
+                else:
+                    state, message = JobState.FAILED, f"exited with {exit_code}"
+                result.append(JobStatus(state, message, exit_code, self._path(job_id, "out")))
         return result
+
+    def _exit_code(self, job_id: str, script_status: int) -> int:
+        """The command's status from the exit-code file; the script's own if there is none."""
+        try:
+            with open(self._path(job_id, "exit")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return script_status if script_status else 1
 
     def cancel(self, job_ids: list[str]) -> list[bool]:
         """Kill each job's session and reap it."""

@@ -261,11 +261,7 @@ def _build(kind: str, spec: Any) -> Any:
 
 def _init_params(cls: type) -> list[str]:
     params = inspect.signature(cls).parameters
-    return [
-        n
-        for n, p in params.items()
-        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    ]
+    return [n for n, p in params.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
 def _check_keys(where: str, data: Mapping[str, Any], valid: list[str]) -> None:

@@ -140,6 +140,10 @@ class MissingOutputs(PlaitError):
         self.outputs = list(outputs)
         super().__init__(f"{reason}: missing {', '.join(str(o) for o in self.outputs)}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # raised on workers: must unpickle, and ``args`` is not the constructor's signature
+        return (type(self), (self.reason, self.outputs), self.__dict__)
+
 
 class BadStdStreamFile(PlaitError):
     """A ``stdout``/``stderr`` specification cannot be used."""

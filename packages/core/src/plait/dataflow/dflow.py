@@ -134,11 +134,12 @@ class DataFlowKernel:
         self._max_outstanding = self.config.max_outstanding_tasks
         self._slots = threading.Condition() if self._max_outstanding else None
         self._plugins = get_plugins()
-        self.memoizer = self.config.make_memoizer()
-        self.memoizer.start(run_dir=self.run_dir, config_run_dir=self.config.run_dir)
         self._monitoring_plugin: str | None = None
         self.executors: dict[str, Executor] = {}
+        self.memoizer = self.config.make_memoizer()
         try:
+            # inside the try: a bad checkpoint file must not leave plait.log's handler open
+            self.memoizer.start(run_dir=self.run_dir, config_run_dir=self.config.run_dir)
             self._start_monitoring()
             self._observe_tasks = self._plugins.observes("plait_task_state_changed")
             self._start_executors(self.config.executors)

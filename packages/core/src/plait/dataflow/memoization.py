@@ -104,6 +104,18 @@ def _register_file() -> None:
 _register_file()
 
 
+def _register_bash_runner() -> None:
+    from plait.app.bash import BashRunner
+
+    # A bash_app's task runs a BashRunner around the user's body: key on the body.
+    @id_for_memo.register(BashRunner)
+    def _id_bash_runner(runner: BashRunner, output_ref: bool = False) -> bytes:
+        return pickle.dumps(["bash_app", id_for_memo(runner.func, output_ref)])
+
+
+_register_bash_runner()
+
+
 def make_hash(task: TaskRecord) -> str:
     """The cache key of ``task``: its function and arguments, minus ignored keywords."""
     kwargs = dict(task.kwargs or {})
