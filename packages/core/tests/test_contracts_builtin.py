@@ -275,3 +275,26 @@ class TestByReferenceSerializer(SerializerContract):
             assert not serializer.accepts(func)
             with pytest.raises(TypeError):
                 serializer.serialize(func)
+
+
+def _write_output(outputs: Any = ()) -> str:
+    with open(outputs[0].filepath, "w") as f:
+        f.write("produced remotely\n")
+    return outputs[0].filepath
+
+
+def test_copy_staging_moves_an_output_out_under_kernel(tmp_path: Path) -> None:
+    """An ``outputs=`` file of a staged scheme is written locally, then staged out."""
+    destination = tmp_path / "results" / "out.txt"
+    work = tmp_path / "task-work"
+    work.mkdir()
+    plugins = Plugins(autoload=False)
+    plugins.register(_CopyStagingPlugin(), "copy-staging")
+    with use_plugins(plugins):
+        executor = ThreadPoolExecutor(label="copy-threads", working_dir=str(work))
+        with plait.load(Config(executors=[executor], run_dir=str(tmp_path / "runinfo"))):
+            fut = plait.python_app(_write_output)(outputs=[File(f"copy://{destination}")])
+            local = fut.result(timeout=30)
+            assert fut.outputs[0].result(timeout=30).url == f"copy://{destination}"
+    assert Path(local) == work / "out.txt"
+    assert destination.read_text() == "produced remotely\n"

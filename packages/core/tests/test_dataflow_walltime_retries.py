@@ -220,11 +220,6 @@ def test_walltime_then_retry_succeeds(make_config):
             release.set()
 
 
-@pytest.mark.xfail(
-    reason="walltime is timed from hand-off to the executor, not from the start of the body: "
-    "a task still queued behind busy threads times out without ever running",
-    strict=True,
-)
 def test_walltime_does_not_count_time_queued_behind_busy_threads(make_config):
     @python_app
     def busy():

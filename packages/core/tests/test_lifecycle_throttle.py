@@ -5,8 +5,6 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
-
 import plait
 from plait import join_app, python_app
 
@@ -104,11 +102,6 @@ def test_max_outstanding_tasks_with_failures_releases_slots(make_config):
         assert all(isinstance(f.exception(timeout=TIMEOUT), ValueError) for f in futs)
 
 
-@pytest.mark.xfail(
-    reason="join app bodies submit their inner tasks through the same max_outstanding_tasks "
-    "gate while the join tasks hold every slot, so nested join apps deadlock",
-    strict=True,
-)
 def test_max_outstanding_tasks_with_recursive_join_apps(make_config):
     @python_app
     def const(x):

@@ -114,7 +114,7 @@ class Config(RepresentationMixin):
             raise ConfigError("strategy", strategy, STRATEGIES)
         if exit_mode not in EXIT_MODES:
             raise ConfigError("exit_mode", exit_mode, EXIT_MODES)
-        if not isinstance(retries, int) or retries < 0:
+        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
             raise ConfigError("retries", retries, "an integer >= 0")
         if usage_tracking not in (0, 1, 2, 3) or isinstance(usage_tracking, bool):
             raise ConfigError("usage_tracking", usage_tracking, "0, 1, 2 or 3")

@@ -16,7 +16,29 @@ from typing import Any
 
 
 class PlaitError(Exception):
-    """Base class of plait's own errors."""
+    """Base class of plait's own errors.
+
+    Errors are raised on workers and travel back pickled, but their constructors
+    take richer arguments than the message Exception keeps in ``args``; so every
+    plait error remembers its constructor arguments and pickles by calling the
+    constructor again.
+    """
+
+    _init_args: tuple[tuple[Any, ...], dict[str, Any]]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> PlaitError:
+        self = super().__new__(cls, *args)
+        self._init_args = (args, kwargs)
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        args, kwargs = self._init_args
+        state = {k: v for k, v in self.__dict__.items() if k != "_init_args"}
+        return (_rebuild, (type(self), args, kwargs), state)
+
+
+def _rebuild(cls: type[PlaitError], args: tuple[Any, ...], kwargs: dict[str, Any]) -> PlaitError:
+    return cls(*args, **kwargs)
 
 
 #: Parsl's name for the base class, so ``except ParslError`` ports unchanged.
@@ -139,10 +161,6 @@ class MissingOutputs(PlaitError):
         self.reason = reason
         self.outputs = list(outputs)
         super().__init__(f"{reason}: missing {', '.join(str(o) for o in self.outputs)}")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # raised on workers: must unpickle, and ``args`` is not the constructor's signature
-        return (type(self), (self.reason, self.outputs), self.__dict__)
 
 
 class BadStdStreamFile(PlaitError):

@@ -60,8 +60,6 @@ INLINE_LABEL = "_plait_inline"
 #: ``stdout=AUTO_LOGNAME`` / ``stderr=AUTO_LOGNAME`` name the file after the task.
 AUTO_LOGNAME = -1
 
-_submitting = threading.local()
-
 
 class _InlineExecutor(ThreadPoolExecutor):
     """Runs tiny internal functions (``fut["key"]``) at once in the calling thread."""
@@ -81,6 +79,21 @@ class _InlineExecutor(ThreadPoolExecutor):
         except BaseException as exc:
             fut.set_exception(exc)
         return fut
+
+
+class _StartsClock:
+    """Wraps an app body run in this process so its walltime clock starts with the body."""
+
+    __slots__ = ("args", "func", "start")
+
+    def __init__(self, func: Callable[..., Any], start: Callable[..., None], *args: Any) -> None:
+        self.func = func
+        self.start = start
+        self.args = args
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.start(*self.args)
+        return self.func(*args, **kwargs)
 
 
 def _failures(futures: Iterable[Future[Any]]) -> list[tuple[BaseException, str]]:
@@ -338,8 +351,8 @@ class DataFlowKernel:
                 f"the DataFlowKernel of run {self.run_dir} has been cleaned up; "
                 "load a new config with plait.load() to run more tasks"
             )
-        if self._slots is not None and not getattr(_submitting, "internal", False):
-            self._wait_for_slot()
+        if self._slots is not None:
+            self._take_slot()
         tid = next(self._ids)
         if app.labels is None:
             pool = self._user_labels
@@ -382,10 +395,18 @@ class DataFlowKernel:
             dep.add_done_callback(callback)
         return fut
 
-    def _wait_for_slot(self) -> None:
+    def _take_slot(self) -> None:
+        """Count one more outstanding task, first waiting for a free slot if the caller is
+        the user's own thread. plait's threads (join app bodies, apps calling apps) never
+        wait: the tasks holding the slots may be waiting on exactly what they submit."""
         assert self._slots is not None and self._max_outstanding is not None
+        user_thread = not threading.current_thread().name.startswith("plait-")
         with self._slots:
-            while self._outstanding >= self._max_outstanding and not self.cleanup_called:
+            while (
+                user_thread
+                and self._outstanding >= self._max_outstanding
+                and not self.cleanup_called
+            ):
                 self._slots.wait(1.0)
             self._outstanding += 1
 
@@ -506,9 +527,16 @@ class DataFlowKernel:
         task.executor_obj = executor
         task.try_time_launched = time.time()
         self._set_state(task, States.launched)
+        func = task.func
+        if task.walltime is not None:
+            if executor.runs_in_process:
+                # the clock starts when the body starts, not while it waits for a thread
+                func = _StartsClock(func, self._start_walltime, task, task.try_id)
+            else:
+                self._start_walltime(task, task.try_id)
         try:
             exec_fu = executor.submit(
-                task.func, task.resource_specification, *(task.args or ()), **(task.kwargs or {})
+                func, task.resource_specification, *(task.args or ()), **(task.kwargs or {})
             )
         except Exception as exc:
             self._try_failed(task, exc)
@@ -516,13 +544,15 @@ class DataFlowKernel:
         exec_fu._plait_task = task  # type: ignore[attr-defined]
         exec_fu._plait_try = task.try_id  # type: ignore[attr-defined]
         task.exec_fu = exec_fu
-        if task.walltime is not None:
-            if self._timer is None:
-                with self._lock:
-                    if self._timer is None:
-                        self._timer = DeadlineTimer()
-            self._timer.schedule(task.walltime, self._walltime_expired, task, task.try_id)
         exec_fu.add_done_callback(self._on_exec_done)
+
+    def _start_walltime(self, task: TaskRecord, try_id: int) -> None:
+        if self._timer is None:
+            with self._lock:
+                if self._timer is None:
+                    self._timer = DeadlineTimer()
+        assert task.walltime is not None
+        self._timer.schedule(task.walltime, self._walltime_expired, task, try_id)
 
     def _on_exec_done(self, exec_fu: Future[Any]) -> None:
         task: TaskRecord = exec_fu._plait_task  # type: ignore[attr-defined]

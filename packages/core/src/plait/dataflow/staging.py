@@ -36,6 +36,9 @@ class StagingWrapper:
         working_dir = self.working_dir or os.getcwd()
         for provider, file in self.stage_in:
             provider.stage_in(file, working_dir)
+        for _, file in self.stage_out:
+            if file.local_path is None:  # where the app writes it, before it is moved out
+                file.local_path = os.path.join(working_dir, file.filename)
         result = self.func(*args, **kwargs)
         for provider, file in self.stage_out:
             provider.stage_out(file, working_dir)

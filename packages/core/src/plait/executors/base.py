@@ -22,10 +22,15 @@ class Executor(RepresentationMixin, ABC):
     :cvar can_cancel_running: True if :meth:`cancel` can stop a task that is
         already running (a process it can kill); False if it can only withdraw
         tasks that have not started.
+    :cvar runs_in_process: True if tasks run in the submitting process (threads);
+        the kernel then starts a task's walltime clock when its body starts. For
+        other executors the clock starts at hand-off, and the executor should
+        enforce the walltime where the task runs.
     """
 
     plugin_name: ClassVar[str]
     can_cancel_running: ClassVar[bool] = False
+    runs_in_process: ClassVar[bool] = False
 
     label: str = "executor"
     run_dir: str | None = None

@@ -36,6 +36,7 @@ class ThreadPoolExecutor(Executor):
 
     plugin_name = "threads"
     can_cancel_running = True  # for bash apps: their command is killed
+    runs_in_process = True
 
     def __init__(
         self,

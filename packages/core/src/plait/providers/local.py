@@ -115,7 +115,8 @@ class LocalProvider(ExecutionProvider):
             if proc is None:
                 done.append(False)
                 continue
-            self._cancelled.add(job_id)
+            if proc.poll() is None:  # a finished block keeps its final state
+                self._cancelled.add(job_id)
             _signal_group(proc, signal.SIGTERM)
             try:
                 proc.wait(timeout=self.cmd_timeout)
