@@ -441,9 +441,9 @@ class DataFlowKernel:
                 setattr(fut, f"_{kind}", value)
         outputs = kwargs.get("outputs")
         if outputs:
-            fut._outputs = [
+            fut._outputs = tuple(
                 DataFuture(fut, f if isinstance(f, File) else File(f), task.id) for f in outputs
-            ]
+            )
         if "inputs" in kwargs or outputs:
             try:
                 task.func = self._staging.wrap(task.func, kwargs, self.executors.get(task.executor))
@@ -556,16 +556,22 @@ class DataFlowKernel:
 
     def _on_exec_done(self, exec_fu: Future[Any]) -> None:
         task: TaskRecord = exec_fu._plait_task  # type: ignore[attr-defined]
-        if exec_fu._plait_try != task.try_id or task.status in FINAL_STATES or exec_fu.cancelled():  # type: ignore[attr-defined]
-            return  # a timed-out or cancelled try: its outcome is discarded
+        # Done-callbacks run once the future is final, so its outcome can be read
+        # without taking its lock again (this is the per-task hot path).
+        if (
+            exec_fu._state != "FINISHED"
+            or exec_fu._plait_try != task.try_id  # type: ignore[attr-defined]
+            or task.status in FINAL_STATES
+        ):
+            return  # a cancelled or timed-out try: its outcome is discarded
         task.try_time_returned = time.time()
-        exc = exec_fu.exception()
+        exc = exec_fu._exception
         if exc is not None:
             self._try_failed(task, exc)
         elif task.join:
-            self._start_join(task, exec_fu.result())
+            self._start_join(task, exec_fu._result)
         else:
-            result = exec_fu.result()
+            result = exec_fu._result
             if task.memoize:
                 self.memoizer.update_memo_result(task, result)
             self._complete(task, result, States.exec_done)

@@ -21,18 +21,21 @@ class AppFuture(Future[Any]):
     of the result, so a dict-returning app can feed its parts to other apps.
     """
 
+    # Class-level defaults: most calls have no outputs or std streams, and the
+    # constructor runs once per task.
+    _outputs: tuple[DataFuture, ...] = ()
+    _stdout: Any = None
+    _stderr: Any = None
+
     def __init__(self, task_record: TaskRecord) -> None:
         super().__init__()
         self.task_record = task_record
         self.tid: int = task_record.id
-        self._outputs: list[DataFuture] = []
-        self._stdout: Any = None
-        self._stderr: Any = None
 
     @property
     def outputs(self) -> list[DataFuture]:
         """One :class:`DataFuture` per ``File`` in the call's ``outputs=``."""
-        return self._outputs
+        return list(self._outputs)
 
     @property
     def stdout(self) -> Any:
