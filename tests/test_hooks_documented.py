@@ -39,6 +39,11 @@ def test_hook_is_documented(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", HOOKS)
+def test_hook_is_in_the_plugin_tutorial(name: str) -> None:
+    assert f"`{name}`" in (ROOT / "docs" / "writing-a-plugin.md").read_text()
+
+
+@pytest.mark.parametrize("name", HOOKS)
 def test_hook_is_tested(name: str) -> None:
     tests = [
         p

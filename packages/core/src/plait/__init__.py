@@ -19,6 +19,7 @@ from plait.dataflow.futures import AppFuture, DataFuture
 from plait.dataflow.loader import clear, dfk, load, wait_for_current_tasks
 from plait.dataflow.memoization import BasicMemoizer, get_all_checkpoints, get_last_checkpoint
 from plait.executors.threads import ThreadPoolExecutor
+from plait.log_utils import set_file_logger, set_stream_logger
 from plait.plugins import hookimpl
 from plait.providers.local import LocalProvider
 
@@ -53,6 +54,8 @@ __all__ = [
     "join_app",
     "load",
     "python_app",
+    "set_file_logger",
+    "set_stream_logger",
     "site_config",
     "wait_for_current_tasks",
 ]
