@@ -194,3 +194,59 @@ def test_site_config_function_gives_fresh_configs():
     b = plait.site_config("local-threads")
     assert a is not b
     assert a.executors[0] is not b.executors[0]
+
+
+def test_nested_provider_and_launcher_resolve_through_registries(run_dir) -> None:  # type: ignore[no-untyped-def]
+    """A block executor from a plugin gets its provider and launcher built by name."""
+    from typing import Any
+
+    from plait.executors.threads import ThreadPoolExecutor
+    from plait.launchers.simple import WrappedLauncher
+    from plait.plugins import Plugins, hookimpl
+    from plait.plugins.manager import use_plugins
+    from plait.providers.local import LocalProvider
+
+    class WithProvider(ThreadPoolExecutor):
+        plugin_name = "with-provider"
+
+        def __init__(self, label: str = "wp", provider: Any = None) -> None:
+            super().__init__(label=label)
+            self.provider = provider
+
+    class Registers:
+        @hookimpl
+        def plait_register_executors(self, registry: Any) -> None:
+            registry.add(WithProvider)
+
+    plugins = Plugins(autoload=False)
+    plugins.register(Registers(), "with-provider")
+    with use_plugins(plugins):
+        config = plait.Config.from_dict(
+            {
+                "run_dir": run_dir,
+                "executors": [
+                    {
+                        "type": "with-provider",
+                        "provider": {
+                            "type": "local",
+                            "max_blocks": 3,
+                            "launcher": {"type": "wrapped", "prepend": "time"},
+                        },
+                    }
+                ],
+            }
+        )
+        with pytest.raises(plait.plugins.UnknownPluginError, match="launcher 'srun'"):
+            plait.Config.from_dict(
+                {
+                    "executors": [
+                        {
+                            "type": "with-provider",
+                            "provider": {"type": "local", "launcher": {"type": "srun"}},
+                        }
+                    ]
+                }
+            )
+    provider = config.executors[0].provider  # type: ignore[attr-defined]
+    assert isinstance(provider, LocalProvider) and provider.max_blocks == 3
+    assert isinstance(provider.launcher, WrappedLauncher) and provider.launcher.prepend == "time"
