@@ -52,6 +52,7 @@ from plait.plugins import get_plugins
 if TYPE_CHECKING:
     from plait.app.app import AppBase
     from plait.executors.base import Executor
+    from plait.jobs.poller import BlockPoller
 
 logger = logging.getLogger("plait")
 
@@ -160,6 +161,7 @@ class DataFlowKernel:
             self._abort_start()
             raise
         self._user_labels = [label for label in self.executors if not label.startswith("_")]
+        self._poller = self._start_poller()
         logger.info(
             "plait %s started run %s in %s with executors %s",
             _version(),
@@ -208,9 +210,14 @@ class DataFlowKernel:
         self._plugins.register(hub, self._monitoring_plugin)
 
     def _start_executors(self, executors: Iterable[Executor]) -> None:
+        from plait.executors.blocks import BlockProviderExecutor
+
+        observe_blocks = self._plugins.observes("plait_block_state_changed")
         for executor in executors:
             executor.run_dir = self.run_dir
             executor.run_id = self.run_id
+            if observe_blocks and isinstance(executor, BlockProviderExecutor):
+                executor.on_block_state = self._plugins.notify_block_state
             self.executors[executor.label] = executor
             try:
                 executor.start()
@@ -224,6 +231,22 @@ class DataFlowKernel:
         internal.run_dir = self.run_dir
         self.executors[INTERNAL_LABEL] = internal  # threads start on first use
         self.executors[INLINE_LABEL] = _InlineExecutor(label=INLINE_LABEL)
+
+    def _start_poller(self) -> BlockPoller | None:
+        from plait.executors.blocks import BlockProviderExecutor
+        from plait.jobs.poller import BlockPoller
+
+        block_executors = [
+            e for e in self.executors.values() if isinstance(e, BlockProviderExecutor)
+        ]
+        if not block_executors:
+            return None
+        return BlockPoller(
+            block_executors,
+            self.config.strategy,
+            self.config.strategy_period,
+            self.config.max_idletime,
+        )
 
     def _abort_start(self) -> None:
         """Undo a half-finished start: stop what started, so nothing is left behind."""
@@ -284,6 +307,8 @@ class DataFlowKernel:
             logger.warning("cleanup cancelled %d unfinished tasks", len(unfinished))
         if self._timer is not None:
             self._timer.stop()
+        if self._poller is not None:
+            self._poller.stop()
         self.memoizer.close()
         for executor in self.executors.values():
             try:

@@ -1,0 +1,1 @@
+"""Blocks of workers: the scaling strategy and the poller that applies it."""

@@ -1,0 +1,317 @@
+"""The HTEX manager: the pilot job on one node (``plait-htex-manager``).
+
+Started by the provider through the launcher, once per node of a block. It
+registers with the interchange, starts its worker processes by exec, hands them
+tasks, and sends results back in batches. It replaces a worker that dies (and
+reports the task it held as :class:`WorkerLost`), kills a worker whose task is
+cancelled, and exits (killing its workers) when the interchange goes silent for
+``--hb-threshold`` seconds, so a lost workflow leaves nothing running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import zmq
+
+from plait.serialize import pack
+from plait_executor_htex import protocol
+from plait_executor_htex.affinity import cpu_sets, parse_accelerators, worker_environment
+from plait_executor_htex.errors import WorkerLost
+
+logger = logging.getLogger("plait_executor_htex.manager")
+
+
+class Worker:
+    """One worker process and the task it is running."""
+
+    def __init__(self, index: int, proc: subprocess.Popen[bytes]) -> None:
+        self.index = index
+        self.proc = proc
+        self.identity = f"w{index}".encode()
+        self.task: int | None = None
+        self.ready = False
+        self.cancelled = False
+
+
+class Manager:
+    """The manager's state and event loop."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.hostname = socket.gethostname()
+        self.uid = args.uid or uuid.uuid4().hex[:12]
+        self.block_id = args.block_id
+        with open(args.token_file) as f:
+            self.token = f.read().strip()
+        self.context = zmq.Context()
+        self.ix = self.context.socket(zmq.DEALER)
+        self.ix.setsockopt(zmq.IDENTITY, self.uid.encode())
+        self.ix.setsockopt(zmq.LINGER, 0)
+        self.ix.connect(f"tcp://{args.address}:{args.port}")
+        self.workers_sock = self.context.socket(zmq.ROUTER)
+        self.workers_sock.setsockopt(zmq.LINGER, 0)
+        self.worker_port = self.workers_sock.bind_to_random_port("tcp://127.0.0.1")
+        self.count = args.workers or os.cpu_count() or 1
+        self.accelerators = parse_accelerators(args.accelerators or "")
+        if self.accelerators and not args.workers:
+            self.count = min(self.count, len(self.accelerators))
+        cpus = sorted(os.sched_getaffinity(0))
+        self.cpu_sets = cpu_sets(args.cpu_affinity, self.count, cpus)
+        self.workers: dict[bytes, Worker] = {}
+        self.queue: collections.deque[tuple[int, bytes]] = collections.deque()
+        self.results: list[tuple[int, str, bytes]] = []
+        self.last_heard = time.monotonic()
+        self.last_sent = 0.0
+        self.started = time.monotonic()
+        self.draining = False
+        self.stopping = False
+
+    # -- workers -----------------------------------------------------------
+
+    def start_worker(self, index: int) -> Worker:
+        env = dict(os.environ)
+        env.update(worker_environment(index, self.accelerators, self.cpu_sets[index]))
+        env.update(
+            PARSL_WORKER_RANK=str(index),
+            PARSL_WORKER_COUNT=str(self.count),
+            PARSL_WORKER_POOL_ID=self.uid,
+            PARSL_WORKER_BLOCK_ID=self.block_id,
+            PLAIT_WORKER_RANK=str(index),
+            PLAIT_WORKER_BLOCK_ID=self.block_id,
+        )
+        cpu_set = self.cpu_sets[index]
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "plait_executor_htex.worker",
+                "--port",
+                str(self.worker_port),
+                "--id",
+                str(index),
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        if cpu_set:
+            try:
+                os.sched_setaffinity(proc.pid, cpu_set)
+            except OSError as exc:
+                logger.warning("cannot pin worker %d to CPUs %s: %s", index, cpu_set, exc)
+        worker = Worker(index, proc)
+        self.workers[worker.identity] = worker
+        return worker
+
+    def check_workers(self) -> None:
+        """Replace dead workers; a task a worker died with fails with WorkerLost."""
+        for worker in list(self.workers.values()):
+            code = worker.proc.poll()
+            if code is None:
+                continue
+            del self.workers[worker.identity]
+            if worker.task is not None and not worker.cancelled:
+                error = WorkerLost(worker.index, self.hostname, self.block_id, code)
+                self.results.append((worker.task, protocol.RESULT_ERR, pack(error)))
+            if not self.stopping:
+                self.start_worker(worker.index)
+
+    def kill_workers(self) -> None:
+        for worker in self.workers.values():
+            if worker.proc.poll() is None:
+                worker.proc.kill()
+        for worker in self.workers.values():
+            try:
+                worker.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                logger.error("worker %d did not die", worker.index)
+
+    def dispatch(self) -> None:
+        for worker in self.workers.values():
+            if not self.queue:
+                return
+            if worker.ready and worker.task is None:
+                task_id, payload = self.queue.popleft()
+                worker.task = task_id
+                self.workers_sock.send_multipart(
+                    [worker.identity, protocol.TASK, protocol.dumps((task_id, payload))]
+                )
+
+    def cancel(self, task_ids: list[int]) -> None:
+        wanted = set(task_ids)
+        self.queue = collections.deque(t for t in self.queue if t[0] not in wanted)
+        for worker in self.workers.values():
+            if worker.task in wanted:
+                worker.cancelled = True
+                worker.proc.kill()  # check_workers starts a fresh one
+
+    # -- the interchange ---------------------------------------------------
+
+    def register(self) -> None:
+        """Register and wait for the interchange's answer (bounded by the heartbeat threshold)."""
+        self.ix.send_multipart(
+            [
+                protocol.REG,
+                protocol.dumps_json(
+                    {
+                        "token": self.token,
+                        "versions": protocol.versions(),
+                        "uid": self.uid,
+                        "hostname": self.hostname,
+                        "block_id": self.block_id,
+                        "workers": self.count,
+                        "prefetch": self.args.prefetch,
+                        "pid": os.getpid(),
+                    }
+                ),
+            ]
+        )
+        if not self.ix.poll(int(self.args.hb_threshold * 1000)):
+            raise SystemExit(
+                f"plait-htex-manager: no answer from the interchange at {self.args.address}:"
+                f"{self.args.port} within {self.args.hb_threshold} s; check that this node can "
+                "reach that address (HighThroughputExecutor(address=...))"
+            )
+        kind, body = self.ix.recv_multipart()
+        if kind == protocol.REFUSED:
+            print(
+                f"plait-htex-manager: refused by the interchange: {protocol.loads_json(body)}",
+                file=sys.stderr,
+            )
+            raise SystemExit(protocol.EXIT_REFUSED)
+        self.last_heard = time.monotonic()
+
+    def run(self) -> int:
+        self.register()
+        for index in range(self.count):
+            self.start_worker(index)
+        poller = zmq.Poller()
+        poller.register(self.ix, zmq.POLLIN)
+        poller.register(self.workers_sock, zmq.POLLIN)
+        period = self.args.hb_period
+        poll_ms = self.args.poll
+        next_check = 0.0
+        while True:
+            events = dict(poller.poll(poll_ms))
+            now = time.monotonic()
+            if self.ix in events:
+                while self.ix.poll(0):
+                    self.on_interchange(*self.ix.recv_multipart())
+                self.last_heard = now
+            if self.workers_sock in events:
+                while self.workers_sock.poll(0):
+                    self.on_worker(*self.workers_sock.recv_multipart())
+            if self.stopping:
+                return 0
+            if now >= next_check:
+                self.check_workers()
+                next_check = now + 0.1
+            self.dispatch()
+            if self.results:
+                self.ix.send_multipart([protocol.RESULTS, protocol.dumps(self.results)])
+                self.results = []
+                self.last_sent = now
+            if now - self.last_sent >= period:
+                self.ix.send_multipart([protocol.HB, b""])
+                self.last_sent = now
+            if now - self.last_heard > self.args.hb_threshold:
+                logger.error("interchange silent for %.0f s: exiting", now - self.last_heard)
+                return 1
+            if (
+                self.args.drain_period
+                and not self.draining
+                and now - self.started >= self.args.drain_period
+            ):
+                self.draining = True
+                self.ix.send_multipart([protocol.DRAIN, b""])
+            if (
+                self.draining
+                and not self.queue
+                and all(w.task is None for w in self.workers.values())
+            ):
+                return 0
+
+    def on_interchange(self, kind: bytes, body: bytes) -> None:
+        if kind == protocol.TASKS:
+            self.queue.extend(protocol.loads(body))
+        elif kind == protocol.CANCEL:
+            self.cancel(protocol.loads(body))
+        elif kind == protocol.STOP:
+            self.stopping = True
+
+    def on_worker(self, identity: bytes, kind: bytes, body: bytes) -> None:
+        worker = self.workers.get(identity)
+        if worker is None:
+            return  # a worker that was just replaced
+        if kind == protocol.READY:
+            worker.ready = True
+        elif kind == protocol.RESULT:
+            task_id, result_kind, data = protocol.loads(body)
+            if not worker.cancelled:
+                self.results.append((task_id, result_kind, data))
+            worker.task = None
+
+    def close(self) -> None:
+        self.stopping = True
+        self.kill_workers()
+        self.ix.close(0)
+        self.workers_sock.close(0)
+        self.context.term()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="plait-htex-manager", description=__doc__.splitlines()[0])
+    parser.add_argument("--address", required=True, help="the interchange's address")
+    parser.add_argument("--port", type=int, required=True, help="the interchange's worker port")
+    parser.add_argument("--token-file", required=True, help="file holding this run's token")
+    parser.add_argument("--block-id", default="?", help="the block this manager belongs to")
+    parser.add_argument("--uid", default=None, help="manager id (default: random)")
+    parser.add_argument("--workers", type=int, default=0, help="worker processes (0: one per CPU)")
+    parser.add_argument(
+        "--prefetch", type=int, default=0, help="extra tasks to hold beyond workers"
+    )
+    parser.add_argument("--hb-period", type=float, default=30.0)
+    parser.add_argument("--hb-threshold", type=float, default=120.0)
+    parser.add_argument("--poll", type=int, default=10, help="poll period in ms")
+    parser.add_argument("--drain-period", type=float, default=0.0)
+    parser.add_argument("--cpu-affinity", default="none")
+    parser.add_argument("--accelerators", default="")
+    parser.add_argument("--logdir", default=None)
+    parser.add_argument("--debug", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a manager until the interchange stops it or goes silent."""
+    args = build_parser().parse_args(argv)
+    if args.logdir:
+        os.makedirs(args.logdir, exist_ok=True)
+        logging.basicConfig(
+            filename=os.path.join(args.logdir, f"manager-{args.block_id}-{os.getpid()}.log"),
+            level=logging.DEBUG if args.debug else logging.INFO,
+            format="%(asctime)s %(levelname)s %(message)s",
+        )
+    manager = Manager(args)
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        return manager.run()
+    finally:
+        manager.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""An HTEX worker: one process that runs one task at a time for its manager.
+
+Started by the manager with exec (``python -m plait_executor_htex.worker``), it
+connects to the manager's loopback port, asks for work, and exits as soon as its
+manager is gone, so a killed pilot job leaves no worker behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from typing import Any
+
+import zmq
+
+from plait.errors import SerializationError
+from plait.serialize import pack, unpack_apply
+from plait_executor_htex import protocol
+
+#: how often a waiting worker checks that its manager is still alive (ms)
+PARENT_CHECK_MS = 1000
+
+
+class RemoteError(Exception):
+    """Stands in for an exception that could not be pickled on the worker."""
+
+    def __init__(self, type_name: str, message: str, trace: str) -> None:
+        self.type_name = type_name
+        self.message = message
+        self.trace = trace
+        super().__init__(type_name, message, trace)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.type_name}: {self.message} (raised on the worker; it could not be sent "
+            f"back as itself)\n{self.trace}"
+        )
+
+
+def run_task(payload: bytes) -> tuple[str, bytes]:
+    """Run one packed call; return ``(kind, packed outcome)``."""
+    try:
+        func, args, kwargs = unpack_apply(payload)
+        result = func(*args, **kwargs)
+    except BaseException as exc:  # the task's own failure travels back
+        return protocol.RESULT_ERR, pack_exception(exc)
+    try:
+        return protocol.RESULT_OK, pack(result)
+    except SerializationError as exc:
+        name = getattr(func, "__name__", "app")
+        error = SerializationError(
+            f"the result of app {name}, type {type(result).__qualname__}", exc.reason
+        )
+        return protocol.RESULT_ERR, pack_exception(error)
+
+
+def pack_exception(exc: BaseException) -> bytes:
+    """``exc`` packed, or a :class:`RemoteError` describing it if it cannot be."""
+    try:
+        return pack(exc)
+    except SerializationError:
+        trace = "".join(traceback.format_exception(exc))
+        return pack(RemoteError(type(exc).__qualname__, str(exc), trace))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve tasks until the manager goes away."""
+    parser = argparse.ArgumentParser(prog="plait-htex-worker")
+    parser.add_argument("--port", type=int, required=True, help="the manager's worker port")
+    parser.add_argument("--id", type=int, required=True, help="this worker's number")
+    args = parser.parse_args(argv)
+    parent = os.getppid()
+    context = zmq.Context()
+    sock = context.socket(zmq.DEALER)
+    sock.setsockopt(zmq.IDENTITY, f"w{args.id}".encode())
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(f"tcp://127.0.0.1:{args.port}")
+    sock.send_multipart([protocol.READY, b""])
+    try:
+        while True:
+            if not sock.poll(PARENT_CHECK_MS):
+                if os.getppid() != parent:
+                    return 0  # the manager died: do not linger as an orphan
+                continue
+            kind, body = sock.recv_multipart()
+            if kind == protocol.STOP:
+                return 0
+            task_id, payload = protocol.loads(body)
+            outcome: Any = run_task(payload)
+            sock.send_multipart([protocol.RESULT, protocol.dumps((task_id, *outcome))])
+    finally:
+        sock.close(0)
+        context.term()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
