@@ -115,8 +115,8 @@ NONE = [
         NOTHING,
     ),
     Case(
-        "a failed init block is not replaced",
-        snap(blk("0", FAILED), outstanding=3, failed_blocks=1),
+        "a failed init block is not replaced while another block lives",
+        snap(blk("0", FAILED), blk("1", R), outstanding=3, failed_blocks=1),
         NOTHING,
     ),
     Case(
@@ -609,5 +609,32 @@ def test_properties(strategy: str, snapshot: ExecutorSnapshot, max_idletime: flo
         assert f"{snapshot.failed_blocks} block" in decision.give_up
         assert f"the limit is {limit}" in decision.give_up
         assert snapshot.failure_message in decision.give_up
+    elif (
+        strategy == "none"
+        and not any(not b.state.terminal for b in snapshot.blocks)
+        and snapshot.outstanding > 0
+        and snapshot.failed_blocks > 0
+        and decision.scale_out == 0
+    ):
+        assert decision.give_up is not None and "strategy 'none'" in decision.give_up
     else:
         assert decision.give_up is None
+
+
+def test_none_gives_up_when_its_only_blocks_failed() -> None:
+    snapshot = ExecutorSnapshot(
+        label="htex",
+        outstanding=4,
+        slots_per_block=2,
+        blocks=(BlockSnapshot("0", JobState.FAILED),),
+        init_blocks=1,
+        min_blocks=0,
+        max_blocks=2,
+        parallelism=1.0,
+        blocks_submitted=1,
+        failed_blocks=1,
+        failure_message="block 0 failed with exit code 127: worker_init: module: not found",
+    )
+    decision = decide("none", snapshot, max_idletime=60)
+    assert decision.scale_out == 0 and decision.give_up is not None
+    assert "strategy 'none'" in decision.give_up and "module: not found" in decision.give_up

@@ -204,6 +204,7 @@ class BlockProviderExecutor(Executor):
             min_blocks=provider.min_blocks,
             max_blocks=provider.max_blocks,
             parallelism=provider.parallelism,
+            blocks_submitted=len(self.block_status),
             failed_blocks=self._failed_blocks,
             max_block_failures=self.max_block_failures,
             failure_message=self._last_failure,

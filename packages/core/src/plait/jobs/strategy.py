@@ -130,6 +130,20 @@ def decide(strategy: str, snapshot: ExecutorSnapshot, max_idletime: float) -> De
             scale_in = ()
 
     message = _give_up_message(snapshot)
+    if (
+        message is None
+        and strategy == "none"
+        and not live
+        and snapshot.outstanding > 0
+        and (snapshot.failed_blocks > 0 and scale_out == 0)
+    ):
+        # "none" never replaces blocks: with every block gone, tasks would wait forever.
+        message = (
+            f"executor {snapshot.label!r}: every block has ended and strategy 'none' starts no "
+            f"new ones, so {snapshot.outstanding} tasks cannot run; last failure: "
+            f"{snapshot.failure_message or 'the provider gave no reason'}. Use strategy "
+            "'simple' or fix the provider settings."
+        )
     if message is not None:
         return Decision(scale_out=0, scale_in=scale_in, give_up=message)
     return Decision(scale_out=scale_out, scale_in=scale_in)
