@@ -74,6 +74,16 @@ class BashRunner:
         self.accepted = accepted
         self.__name__ = name
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Ship the body by reference when it is importable: pickle alone would find
+        # the app object, not the function, under the body's name.
+        from plait.serialize.builtin import function_reference
+
+        reference = function_reference(self.func)
+        if reference is None:
+            return (BashRunner, (self.func, self.name, self.accepted))
+        return (_runner_from_reference, (reference, self.name, self.accepted))
+
     def __call__(self, *args: Any, **kwargs: Any) -> int:
         from plait.app.app import SPECIAL_KWARGS
 
@@ -137,6 +147,12 @@ class BashRunner:
                 f'{type(command).__name__}; end the body with `return "..."`'
             )
         return command
+
+
+def _runner_from_reference(reference: str, name: str, accepted: frozenset[str]) -> BashRunner:
+    from plait.serialize.builtin import resolve_reference
+
+    return BashRunner(resolve_reference(reference), name, accepted)
 
 
 def _open_std(spec: Any, kind: str) -> tuple[str | None, IO[str] | None]:

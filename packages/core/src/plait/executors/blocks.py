@@ -74,6 +74,13 @@ class BlockProviderExecutor(Executor):
         """Tasks one node of a block runs at once."""
         return 1
 
+    @property
+    def launched_per_node(self) -> int:
+        """Copies of :meth:`launch_command` the launcher starts on each node: 1 when that
+        command starts its own workers (a pilot manager), ``workers_per_node`` when each
+        copy is one worker."""
+        return 1
+
     def block_activity(self) -> dict[str, tuple[int, float | None]]:
         """``block id -> (tasks running there, seconds idle or None)`` for connected blocks."""
         return {}
@@ -107,7 +114,7 @@ class BlockProviderExecutor(Executor):
             job_name = f"plait.{self.label}.block-{block_id}"
             try:
                 job_id = self.provider.submit(
-                    self.launch_command(block_id), self.workers_per_node, job_name
+                    self.launch_command(block_id), self.launched_per_node, job_name
                 )
             except Exception as exc:
                 message = f"{type(exc).__name__}: {exc}"

@@ -44,6 +44,43 @@ class DillSerializer(Serializer):
         return dill.loads(data)
 
 
+def function_reference(obj: Any) -> str | None:
+    """``module:qualname`` naming ``obj`` if it can be imported back by that name, else None.
+
+    A function decorated as an app is reachable through the app object that
+    wraps it (``__wrapped__``), which is what its module attribute holds.
+    """
+    if not isinstance(obj, types.FunctionType | types.BuiltinFunctionType):
+        return None
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", "")
+    if not module or module == "__main__" or "<" in qualname:
+        return None
+    found = _lookup(sys.modules.get(module), qualname)
+    if found is obj or (found is not None and getattr(found, "__wrapped__", None) is obj):
+        return f"{module}:{qualname}"
+    return None
+
+
+def resolve_reference(reference: str) -> Any:
+    """The function a :func:`function_reference` names, imported from its module.
+
+    :raises DeserializationError: the module or the name is not there.
+    """
+    module_name, _, qualname = reference.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise DeserializationError(
+            f"function {qualname} lives in module {module_name}, which is not importable "
+            f"here ({exc}); install it where the tasks run"
+        ) from exc
+    found = _lookup(module, qualname)
+    if found is None:
+        raise DeserializationError(f"module {module_name} has no function {qualname}")
+    return getattr(found, "__wrapped__", found)
+
+
 class ByReferenceSerializer(Serializer):
     """A module-level function in an importable module, sent as ``module:qualname``.
 
@@ -54,36 +91,19 @@ class ByReferenceSerializer(Serializer):
     plugin_name = "byref"
 
     def accepts(self, obj: Any) -> bool:
-        """Functions defined at module level outside ``__main__``."""
-        if not isinstance(obj, types.FunctionType | types.BuiltinFunctionType):
-            return False
-        module = getattr(obj, "__module__", None)
-        qualname = getattr(obj, "__qualname__", "")
-        if not module or module == "__main__" or "<" in qualname:
-            return False
-        found = _lookup(sys.modules.get(module), qualname)
-        return found is obj
+        """Functions defined at module level outside ``__main__`` (apps included)."""
+        return function_reference(obj) is not None
 
     def serialize(self, obj: Any) -> bytes:
         """``module:qualname`` of ``obj``."""
-        if not self.accepts(obj):
+        reference = function_reference(obj)
+        if reference is None:
             raise TypeError(f"{obj!r} is not an importable module-level function")
-        return f"{obj.__module__}:{obj.__qualname__}".encode()
+        return reference.encode()
 
     def deserialize(self, data: bytes) -> Any:
         """The function, imported from its module."""
-        module_name, _, qualname = data.decode().partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise DeserializationError(
-                f"function {qualname} lives in module {module_name}, which is not importable "
-                f"here ({exc}); install it where the tasks run"
-            ) from exc
-        found = _lookup(module, qualname)
-        if found is None:
-            raise DeserializationError(f"module {module_name} has no function {qualname}")
-        return found
+        return resolve_reference(data.decode())
 
 
 def _lookup(module: Any, qualname: str) -> Any:

@@ -16,6 +16,13 @@ from plait.serialize.builtin import ByReferenceSerializer, DillSerializer, Pickl
 #: Tried in this order for functions; data goes to pickle, then dill.
 _DEFAULT_FUNCTION_ORDER: tuple[Serializer, ...] = (ByReferenceSerializer(), DillSerializer())
 _DEFAULT_DATA_ORDER: tuple[Serializer, ...] = (PickleSerializer(), DillSerializer())
+#: Callables: by reference when importable, else pickle (objects of importable
+#: classes), else dill (lambdas, closures, ``__main__``).
+_CALLABLE_ORDER: tuple[Serializer, ...] = (
+    _DEFAULT_FUNCTION_ORDER[0],
+    _DEFAULT_DATA_ORDER[0],
+    _DEFAULT_FUNCTION_ORDER[1],
+)
 _NAME_SEP = "\t"
 DEFAULT_SERIALIZERS: Mapping[str, Serializer] = {
     s.plugin_name: s for s in (*_DEFAULT_FUNCTION_ORDER, *_DEFAULT_DATA_ORDER)
@@ -68,7 +75,7 @@ def pack_apply(
     """
     app = app_name or getattr(func, "__name__", "app")
     try:
-        parts = [pack(func, (*_DEFAULT_FUNCTION_ORDER, *_DEFAULT_DATA_ORDER))]
+        parts = [pack(func, _CALLABLE_ORDER)]
     except SerializationError as exc:
         raise SerializationError(
             f"the function of app {app} ({_type_name(func)})", exc.reason
