@@ -50,7 +50,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
         limited by ``cores_per_worker``, ``mem_per_worker`` and accelerators).
     :param cores_per_worker: cores each worker gets.
     :param mem_per_worker: GB each worker gets.
-    :param prefetch_capacity: tasks a manager holds beyond its workers.
+    :param prefetch_capacity: tasks a manager holds beyond its workers. None (the
+        default) adapts: a share of a long queue, nothing extra for a short one.
     :param heartbeat_period: seconds between heartbeats, every direction.
     :param heartbeat_threshold: seconds of silence after which a peer is lost.
     :param drain_period: seconds after which a block takes no new tasks, finishes
@@ -79,7 +80,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         max_workers_per_node: int | None = None,
         cores_per_worker: float = 1.0,
         mem_per_worker: float | None = None,
-        prefetch_capacity: int = 0,
+        prefetch_capacity: int | None = None,
         heartbeat_period: float = 30.0,
         heartbeat_threshold: float = 120.0,
         drain_period: float | None = None,
@@ -226,7 +227,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
             f"--token-file {self._token_file}",
             f"--block-id {block_id}",
             f"--workers {self.workers_per_node}",
-            f"--prefetch {self.prefetch_capacity}",
+            f"--prefetch {-1 if self.prefetch_capacity is None else self.prefetch_capacity}",
             f"--hb-period {self.heartbeat_period}",
             f"--hb-threshold {self.heartbeat_threshold}",
             f"--poll {self.poll_period}",
@@ -419,6 +420,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
             self._send(protocol.STOP, None)
         self._stop_interchange(timeout)
         self._stop.set()
+        if self._wake_w >= 0:
+            os.write(self._wake_w, b"x")  # the I/O thread may be waiting in poll
         if self._io is not None and self._io is not threading.current_thread():
             self._io.join(timeout)
         self.shutdown_blocks()

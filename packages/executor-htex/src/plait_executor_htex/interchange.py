@@ -51,9 +51,18 @@ class ManagerState:
     idle_since: float | None = None
     draining: bool = False
 
-    @property
-    def free(self) -> int:
-        return 0 if self.draining else self.workers + self.prefetch - len(self.tasks)
+    def free(self, queued: int, managers: int) -> int:
+        """Tasks this manager may take now. A fixed ``prefetch`` (Parsl's meaning) adds that
+        many beyond its workers; adaptive prefetch (-1) lets it take a share of a long
+        queue (at most 8 per worker) and nothing extra when the queue is short, so no
+        manager hoards tasks that another could start."""
+        if self.draining:
+            return 0
+        if self.prefetch >= 0:
+            extra = self.prefetch
+        else:
+            extra = min(8 * self.workers, queued // (2 * max(1, managers)))
+        return self.workers + extra - len(self.tasks)
 
 
 class Interchange:
@@ -239,8 +248,9 @@ class Interchange:
     def dispatch(self, now: float) -> None:
         if not self.queue:
             return
+        managers = len(self.managers)
         for manager in self.managers.values():
-            free = manager.free
+            free = manager.free(len(self.queue), managers)
             if free <= 0:
                 continue
             batch: list[tuple[int, bytes]] = []

@@ -32,16 +32,19 @@ from plait_executor_htex.errors import WorkerLost
 logger = logging.getLogger("plait_executor_htex.manager")
 
 
+#: most tasks handed to one worker at once
+MAX_CHUNK = 32
+
+
 class Worker:
-    """One worker process and the task it is running."""
+    """One worker process and the tasks handed to it, oldest (running) first."""
 
     def __init__(self, index: int, proc: subprocess.Popen[bytes]) -> None:
         self.index = index
         self.proc = proc
         self.identity = f"w{index}".encode()
-        self.task: int | None = None
+        self.assigned: collections.deque[int] = collections.deque()
         self.ready = False
-        self.cancelled = False
 
 
 class Manager:
@@ -70,6 +73,8 @@ class Manager:
         self.cpu_sets = cpu_sets(args.cpu_affinity, self.count, cpus)
         self.workers: dict[bytes, Worker] = {}
         self.queue: collections.deque[tuple[int, bytes]] = collections.deque()
+        self.payloads: dict[int, bytes] = {}  # tasks handed to workers, until reported
+        self.cancelled: set[int] = set()
         self.results: list[tuple[int, str, bytes]] = []
         self.last_heard = time.monotonic()
         self.last_sent = 0.0
@@ -114,15 +119,25 @@ class Manager:
         return worker
 
     def check_workers(self) -> None:
-        """Replace dead workers; a task a worker died with fails with WorkerLost."""
+        """Replace dead workers. The oldest task a dead worker held was running: it fails
+        with WorkerLost (unless it was cancelled); the others go back to the queue."""
         for worker in list(self.workers.values()):
             code = worker.proc.poll()
             if code is None:
                 continue
             del self.workers[worker.identity]
-            if worker.task is not None and not worker.cancelled:
-                error = WorkerLost(worker.index, self.hostname, self.block_id, code)
-                self.results.append((worker.task, protocol.RESULT_ERR, pack(error)))
+            if worker.assigned:
+                running = worker.assigned.popleft()
+                self.payloads.pop(running, None)
+                if running in self.cancelled:
+                    self.cancelled.discard(running)
+                else:
+                    error = WorkerLost(worker.index, self.hostname, self.block_id, code)
+                    self.results.append((running, protocol.RESULT_ERR, pack(error)))
+                for task_id in reversed(worker.assigned):
+                    payload = self.payloads.pop(task_id, None)
+                    if payload is not None and task_id not in self.cancelled:
+                        self.queue.appendleft((task_id, payload))
             if not self.stopping:
                 self.start_worker(worker.index)
 
@@ -137,23 +152,43 @@ class Manager:
                 logger.error("worker %d did not die", worker.index)
 
     def dispatch(self) -> None:
-        for worker in self.workers.values():
+        """Hand queued tasks to idle workers: one each when few wait, a share of the
+        queue (guided self-scheduling, at most MAX_CHUNK) when many do."""
+        if not self.queue:
+            return
+        idle = [w for w in self.workers.values() if w.ready and not w.assigned]
+        for n, worker in enumerate(idle):
             if not self.queue:
                 return
-            if worker.ready and worker.task is None:
-                task_id, payload = self.queue.popleft()
-                worker.task = task_id
-                self.workers_sock.send_multipart(
-                    [worker.identity, protocol.TASK, protocol.dumps((task_id, payload))]
-                )
+            chunk = min(MAX_CHUNK, max(1, len(self.queue) // (2 * (len(idle) - n))))
+            batch = [self.queue.popleft() for _ in range(min(chunk, len(self.queue)))]
+            for task_id, payload in batch:
+                worker.assigned.append(task_id)
+                self.payloads[task_id] = payload
+            self.workers_sock.send_multipart(
+                [worker.identity, protocol.TASK, protocol.dumps(batch)]
+            )
 
     def cancel(self, task_ids: list[int]) -> None:
+        """Drop queued tasks; a worker's not-yet-started task is withdrawn from it; a
+        running task's worker is killed (check_workers replaces it)."""
         wanted = set(task_ids)
         self.queue = collections.deque(t for t in self.queue if t[0] not in wanted)
         for worker in self.workers.values():
-            if worker.task in wanted:
-                worker.cancelled = True
-                worker.proc.kill()  # check_workers starts a fresh one
+            hit = wanted.intersection(worker.assigned)
+            if not hit:
+                continue
+            self.cancelled.update(hit)
+            if worker.assigned[0] in hit:
+                worker.proc.kill()
+            waiting = [t for t in hit if t != worker.assigned[0]]
+            if waiting:
+                for task_id in waiting:
+                    worker.assigned.remove(task_id)
+                    self.payloads.pop(task_id, None)
+                self.workers_sock.send_multipart(
+                    [worker.identity, protocol.CANCEL, protocol.dumps(waiting)]
+                )
 
     # -- the interchange ---------------------------------------------------
 
@@ -237,7 +272,7 @@ class Manager:
             if (
                 self.draining
                 and not self.queue
-                and all(w.task is None for w in self.workers.values())
+                and not any(w.assigned for w in self.workers.values())
             ):
                 return 0
 
@@ -256,10 +291,16 @@ class Manager:
         if kind == protocol.READY:
             worker.ready = True
         elif kind == protocol.RESULT:
-            task_id, result_kind, data = protocol.loads(body)
-            if not worker.cancelled:
-                self.results.append((task_id, result_kind, data))
-            worker.task = None
+            for task_id, result_kind, data in protocol.loads(body):
+                try:
+                    worker.assigned.remove(task_id)
+                except ValueError:
+                    pass  # withdrawn by a cancel that crossed the result
+                self.payloads.pop(task_id, None)
+                if task_id in self.cancelled:
+                    self.cancelled.discard(task_id)
+                else:
+                    self.results.append((task_id, result_kind, data))
 
     def close(self) -> None:
         self.stopping = True

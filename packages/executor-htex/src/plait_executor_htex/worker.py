@@ -3,13 +3,22 @@
 Started by the manager with exec (``python -m plait_executor_htex.worker``), it
 connects to the manager's loopback port, asks for work, and exits as soon as its
 manager is gone, so a killed pilot job leaves no worker behind.
+
+The manager may hand it a short list of tasks at once when many are waiting;
+they run in order, and results go back in batches: whenever the worker runs
+out of tasks, and before starting a task once the oldest unsent result is
+``FLUSH_AFTER`` seconds old, so a slow task is never left holding others'
+results. Before each task the worker takes in any messages that arrived, so a
+cancelled task that has not started is dropped without running.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import sys
+import time
 import traceback
 from typing import Any
 
@@ -21,6 +30,8 @@ from plait_executor_htex import protocol
 
 #: how often a waiting worker checks that its manager is still alive (ms)
 PARENT_CHECK_MS = 1000
+#: results older than this are sent before the next task starts (seconds)
+FLUSH_AFTER = 0.002
 
 
 class RemoteError(Exception):
@@ -78,18 +89,38 @@ def main(argv: list[str] | None = None) -> int:
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(f"tcp://127.0.0.1:{args.port}")
     sock.send_multipart([protocol.READY, b""])
+    queue: collections.deque[tuple[int, bytes]] = collections.deque()
+    results: list[tuple[int, str, bytes]] = []
+    oldest = 0.0
     try:
         while True:
-            if not sock.poll(PARENT_CHECK_MS):
-                if os.getppid() != parent:
-                    return 0  # the manager died: do not linger as an orphan
+            if not queue:
+                if results:
+                    sock.send_multipart([protocol.RESULT, protocol.dumps(results)])
+                    results = []
+                if not sock.poll(PARENT_CHECK_MS):
+                    if os.getppid() != parent:
+                        return 0  # the manager died: do not linger as an orphan
+                    continue
+            while sock.poll(0):
+                kind, body = sock.recv_multipart()
+                if kind == protocol.STOP:
+                    return 0
+                if kind == protocol.TASK:
+                    queue.extend(protocol.loads(body))
+                elif kind == protocol.CANCEL:
+                    dropped = set(protocol.loads(body))
+                    queue = collections.deque(t for t in queue if t[0] not in dropped)
+            if not queue:
                 continue
-            kind, body = sock.recv_multipart()
-            if kind == protocol.STOP:
-                return 0
-            task_id, payload = protocol.loads(body)
+            if results and time.monotonic() - oldest > FLUSH_AFTER:
+                sock.send_multipart([protocol.RESULT, protocol.dumps(results)])
+                results = []
+            task_id, payload = queue.popleft()
             outcome: Any = run_task(payload)
-            sock.send_multipart([protocol.RESULT, protocol.dumps((task_id, *outcome))])
+            if not results:
+                oldest = time.monotonic()
+            results.append((task_id, *outcome))
     finally:
         sock.close(0)
         context.term()

@@ -223,7 +223,8 @@ class BlockProviderExecutor(Executor):
             return
         self.bad_state_message = message
         logger.error("%s", message)
-        self.fail_all(ScalingFailed(self, message))
+        prefix = f"executor {self.label!r}: "
+        self.fail_all(ScalingFailed(self, message.removeprefix(prefix)))
 
     def shutdown_blocks(self) -> None:
         """Cancel every block that is not finished (bounded by the provider's own limits)."""
