@@ -10,6 +10,10 @@ runs against Parsl, so the figures can be put side by side):
   ``inputs=``; seconds.
 * ``memory``: M tasks in batches of 1,000 whose futures are dropped; main-process
   RSS sampled every 10,000 tasks; bytes retained per finished task.
+* ``startup``: seconds from ``load()`` to the first result, and for leaving the
+  ``with`` block after it.
+* ``echo``: a 1 MB ``bytes`` argument returned by the app, 20 times in a row;
+  MB/s each way.
 
 Each benchmark runs under its own ``with plait.load(config):`` in a temporary run
 directory, so one cannot disturb the next.
@@ -30,8 +34,8 @@ from typing import Any
 import plait
 from plait.config import Config
 
-BENCHMARKS = ("noop", "roundtrip", "chain", "fan", "memory")
-DEFAULT_BENCHMARKS = ("noop", "roundtrip", "chain", "fan")
+BENCHMARKS = ("noop", "roundtrip", "chain", "fan", "memory", "startup", "echo")
+DEFAULT_BENCHMARKS = ("noop", "roundtrip", "chain", "fan", "startup", "echo")
 
 
 @plait.python_app
@@ -52,6 +56,11 @@ def _inc(x: int) -> int:
 @plait.python_app
 def _total(inputs: Sequence[int] = ()) -> int:
     return sum(inputs)
+
+
+@plait.python_app
+def _echo(data: bytes) -> bytes:
+    return data
 
 
 ConfigFactory = Callable[[str], Config]
@@ -148,6 +157,28 @@ def bench_fan(width: int = 5000) -> dict[str, Any]:
     return {"fan_5000_s": time.perf_counter() - start}
 
 
+def bench_echo(size: int = 1 << 20, repeats: int = 20) -> dict[str, Any]:
+    """A large argument out and back, one task at a time."""
+    data = os.urandom(size)
+    _echo(data).result()  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        assert len(_echo(data).result()) == size
+    elapsed = time.perf_counter() - start
+    return {"echo_1mb_mb_per_s": size * repeats / elapsed / 1e6}
+
+
+def bench_startup(make_config: ConfigFactory) -> dict[str, Any]:
+    """``load()`` to the first result, then the ``with`` exit."""
+    with tempfile.TemporaryDirectory(prefix="plait-perf-") as tmp:
+        start = time.perf_counter()
+        with plait.load(make_config(tmp)):
+            _noop().result()
+            first = time.perf_counter()
+        done = time.perf_counter()
+    return {"load_to_first_result_s": first - start, "exit_s": done - first}
+
+
 def rss_bytes() -> int:
     """This process's resident set size."""
     with open("/proc/self/statm") as f:
@@ -187,9 +218,13 @@ def run(
         "chain": bench_chain,
         "fan": bench_fan,
         "memory": lambda: bench_memory(mem_n),
+        "echo": bench_echo,
     }
     for name in only:
-        results.update(_timed(make_config, bodies[name]))
+        if name == "startup":
+            results.update(bench_startup(make_config))
+        else:
+            results.update(_timed(make_config, bodies[name]))
     return {
         "system": "plait",
         "version": plait.__version__,
@@ -209,6 +244,9 @@ def format_table(report: dict[str, Any]) -> str:
         ("chain of 1,000", "chain_1000_s", "{:.3f} s"),
         ("fan-out 5,000 + fan-in", "fan_5000_s", "{:.3f} s"),
         ("memory per finished task", "memory_bytes_per_task", "{:.1f} B"),
+        ("load() to first result", "load_to_first_result_s", "{:.3f} s"),
+        ("with-block exit", "exit_s", "{:.3f} s"),
+        ("1 MB argument echoed", "echo_1mb_mb_per_s", "{:,.0f} MB/s each way"),
     ]
     results = report["results"]
     lines = [

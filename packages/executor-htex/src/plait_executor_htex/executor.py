@@ -333,7 +333,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
                     self._flush_outbox(sock)
                 if sock in events:
                     while sock.poll(0):
-                        self._on_message(*sock.recv_multipart())
+                        self._on_message(sock.recv_multipart())
                     heard = now
                 if now - last_beat >= self.heartbeat_period:
                     sock.send_multipart([protocol.HB, b""])
@@ -356,15 +356,22 @@ class HighThroughputExecutor(BlockProviderExecutor):
             else:
                 stop = True
         if tasks:
-            sock.send_multipart([protocol.TASKS, protocol.dumps(tasks)])
+            header = [(task_id, priority) for task_id, priority, _ in tasks]
+            payloads = [payload for _, _, payload in tasks]
+            sock.send_multipart(protocol.batch(protocol.TASKS, header, payloads), copy=False)
         if cancels:
             sock.send_multipart([protocol.CANCEL, protocol.dumps(cancels)])
         if stop:
             sock.send_multipart([protocol.STOP, b""])
 
-    def _on_message(self, kind: bytes, body: bytes) -> None:
+    def _on_message(self, frames: list[bytes]) -> None:
+        kind, rest = frames[0], frames[1:]
         if kind == protocol.RESULTS:
-            for task_id, result_kind, data in protocol.loads(body):
+            unpacked = protocol.unbatch(rest)
+            if unpacked is None:
+                logger.error("executor %s: malformed results from the interchange", self.label)
+                return
+            for (task_id, result_kind), data in zip(*unpacked, strict=True):
                 fut = self._futures.pop(task_id, None)
                 if fut is None or fut.done():
                     continue
@@ -378,9 +385,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
                 else:
                     fut.set_exception(value)
         elif kind == protocol.STATUS:
-            self._status = protocol.loads(body)
+            self._status = protocol.loads(rest[0])
         elif kind == protocol.REFUSED:
-            logger.error("executor %s: %s", self.label, protocol.loads(body))
+            logger.error("executor %s: %s", self.label, protocol.loads(rest[0]))
 
     def _interchange_lost(self, silent: float) -> str | None:
         assert self._ix is not None

@@ -86,12 +86,12 @@ class Interchange:
         self.ports = (client_port, worker_port)
         self.client_identity: bytes | None = None
         self.client_heard = time.monotonic()
-        self.queue: list[tuple[int, int, int, bytes]] = []  # (-priority, seq, id, payload)
+        self.queue: list[tuple[int, int, int, Any]] = []  # (-priority, seq, id, payload)
         self.seq = itertools.count()
         self.cancelled: set[int] = set()
         self.managers: dict[bytes, ManagerState] = {}
         self.where: dict[int, bytes] = {}  # task id -> manager identity
-        self.results: list[tuple[int, str, bytes]] = []
+        self.results: list[tuple[int, str, Any]] = []
         self.dropped = 0
         self.last_status = 0.0
         self.last_beat = 0.0
@@ -138,27 +138,34 @@ class Interchange:
             return True
         return False
 
-    def on_client(self, frames: list[bytes], now: float) -> bool:
-        """Handle one executor message; True means stop."""
-        if len(frames) != 3:
+    def on_client(self, frames: list[Any], now: float) -> bool:
+        """Handle one executor message; True means stop. Malformed ones are dropped."""
+        if len(frames) < 3:
             self.dropped += 1
             return False
-        identity, kind, body = frames
+        identity, kind = frames[0], frames[1]
         if identity != self.client_identity:
-            if kind == protocol.HELLO and self._token_ok(body):
+            if kind == protocol.HELLO and self._token_ok(frames[2]):
                 self.client_identity = identity
                 self.client_heard = now
             else:
                 self.dropped += 1
             return False
         self.client_heard = now
-        if kind == protocol.TASKS:
-            for task_id, priority, payload in protocol.loads(body):
-                heapq.heappush(self.queue, (-priority, next(self.seq), task_id, payload))
-        elif kind == protocol.CANCEL:
-            self.cancel(protocol.loads(body))
-        elif kind == protocol.STOP:
-            return True
+        try:
+            if kind == protocol.TASKS:
+                unpacked = protocol.unbatch(frames[2:])
+                if unpacked is None:
+                    raise ValueError("task header does not match its payloads")
+                for (task_id, priority), payload in zip(*unpacked, strict=True):
+                    heapq.heappush(self.queue, (-priority, next(self.seq), task_id, payload))
+            elif kind == protocol.CANCEL:
+                self.cancel(protocol.loads(frames[2]))
+            elif kind == protocol.STOP:
+                return True
+        except Exception:
+            logger.exception("malformed %r message from the executor: dropped", kind)
+            self.dropped += 1
         return False
 
     def _token_ok(self, body: bytes) -> bool:
@@ -167,31 +174,40 @@ class Interchange:
         except (ValueError, AttributeError):
             return False
 
-    def on_manager(self, frames: list[bytes], now: float) -> None:
-        if len(frames) != 3:
+    def on_manager(self, frames: list[Any], now: float) -> None:
+        """Handle one manager message. Only REG is read from an unregistered peer (as JSON);
+        anything else from one, and anything malformed, is dropped and counted."""
+        if len(frames) < 3:
             self.dropped += 1
             return
-        identity, kind, body = frames
+        identity, kind = frames[0], frames[1]
         manager = self.managers.get(identity)
         if manager is None:
-            if kind == protocol.REG:
-                self.register(identity, body, now)
+            if kind == protocol.REG and len(frames) == 3:
+                self.register(identity, frames[2], now)
             else:
                 self.dropped += 1
             return
         manager.last_heard = now
-        if kind == protocol.RESULTS:
-            for task_id, result_kind, data in protocol.loads(body):
-                manager.tasks.discard(task_id)
-                self.where.pop(task_id, None)
-                if task_id in self.cancelled:
-                    self.cancelled.discard(task_id)
-                    continue
-                self.results.append((task_id, result_kind, data))
-            if not manager.tasks:
-                manager.idle_since = now
-        elif kind == protocol.DRAIN:
-            manager.draining = True
+        try:
+            if kind == protocol.RESULTS:
+                unpacked = protocol.unbatch(frames[2:])
+                if unpacked is None:
+                    raise ValueError("result header does not match its payloads")
+                for (task_id, result_kind), data in zip(*unpacked, strict=True):
+                    manager.tasks.discard(task_id)
+                    self.where.pop(task_id, None)
+                    if task_id in self.cancelled:
+                        self.cancelled.discard(task_id)
+                        continue
+                    self.results.append((task_id, result_kind, data))
+                if not manager.tasks:
+                    manager.idle_since = now
+            elif kind == protocol.DRAIN:
+                manager.draining = True
+        except Exception:
+            logger.exception("malformed %r message from manager %r: dropped", kind, identity)
+            self.dropped += 1
 
     def register(self, identity: bytes, body: bytes, now: float) -> None:
         try:
@@ -253,7 +269,7 @@ class Interchange:
             free = manager.free(len(self.queue), managers)
             if free <= 0:
                 continue
-            batch: list[tuple[int, bytes]] = []
+            batch: list[tuple[int, Any]] = []
             while self.queue and len(batch) < free:
                 _, _, task_id, payload = heapq.heappop(self.queue)
                 if task_id in self.cancelled:
@@ -264,9 +280,10 @@ class Interchange:
                 self.where[task_id] = manager.identity
             if batch:
                 manager.idle_since = None
-                self.workers.send_multipart(
-                    [manager.identity, protocol.TASKS, protocol.dumps(batch)]
+                frames = protocol.batch(
+                    protocol.TASKS, [t for t, _ in batch], [p for _, p in batch]
                 )
+                self.workers.send_multipart([manager.identity, *frames], copy=False)
             if not self.queue:
                 return
 
@@ -296,8 +313,10 @@ class Interchange:
                 self.results.append((task_id, protocol.RESULT_ERR, error))
 
     def flush(self, now: float) -> None:
-        if self.results:
-            self.to_client(protocol.RESULTS, self.results)
+        if self.results and self.client_identity is not None:
+            header = [(task_id, kind) for task_id, kind, _ in self.results]
+            frames = protocol.batch(protocol.RESULTS, header, [d for _, _, d in self.results])
+            self.client.send_multipart([self.client_identity, *frames], copy=False)
             self.results = []
         if now - self.last_status >= min(self.period, 1.0):
             self.last_status = now

@@ -72,10 +72,10 @@ class Manager:
         cpus = sorted(os.sched_getaffinity(0))
         self.cpu_sets = cpu_sets(args.cpu_affinity, self.count, cpus)
         self.workers: dict[bytes, Worker] = {}
-        self.queue: collections.deque[tuple[int, bytes]] = collections.deque()
-        self.payloads: dict[int, bytes] = {}  # tasks handed to workers, until reported
+        self.queue: collections.deque[tuple[int, Any]] = collections.deque()
+        self.payloads: dict[int, Any] = {}  # tasks handed to workers, until reported
         self.cancelled: set[int] = set()
-        self.results: list[tuple[int, str, bytes]] = []
+        self.results: list[tuple[int, str, Any]] = []
         self.last_heard = time.monotonic()
         self.last_sent = 0.0
         self.started = time.monotonic()
@@ -165,9 +165,8 @@ class Manager:
             for task_id, payload in batch:
                 worker.assigned.append(task_id)
                 self.payloads[task_id] = payload
-            self.workers_sock.send_multipart(
-                [worker.identity, protocol.TASK, protocol.dumps(batch)]
-            )
+            frames = protocol.batch(protocol.TASK, [t for t, _ in batch], [p for _, p in batch])
+            self.workers_sock.send_multipart([worker.identity, *frames], copy=False)
 
     def cancel(self, task_ids: list[int]) -> None:
         """Drop queued tasks; a worker's not-yet-started task is withdrawn from it; a
@@ -241,11 +240,11 @@ class Manager:
             now = time.monotonic()
             if self.ix in events:
                 while self.ix.poll(0):
-                    self.on_interchange(*self.ix.recv_multipart())
+                    self.on_interchange(self.ix.recv_multipart())
                 self.last_heard = now
             if self.workers_sock in events:
                 while self.workers_sock.poll(0):
-                    self.on_worker(*self.workers_sock.recv_multipart())
+                    self.on_worker(self.workers_sock.recv_multipart())
             if self.stopping:
                 return 0
             if now >= next_check:
@@ -253,7 +252,9 @@ class Manager:
                 next_check = now + 0.1
             self.dispatch()
             if self.results:
-                self.ix.send_multipart([protocol.RESULTS, protocol.dumps(self.results)])
+                header = [(task_id, kind) for task_id, kind, _ in self.results]
+                data = [d for _, _, d in self.results]
+                self.ix.send_multipart(protocol.batch(protocol.RESULTS, header, data), copy=False)
                 self.results = []
                 self.last_sent = now
             if now - self.last_sent >= period:
@@ -276,22 +277,29 @@ class Manager:
             ):
                 return 0
 
-    def on_interchange(self, kind: bytes, body: bytes) -> None:
+    def on_interchange(self, frames: list[Any]) -> None:
+        kind = frames[0]
         if kind == protocol.TASKS:
-            self.queue.extend(protocol.loads(body))
+            unpacked = protocol.unbatch(frames[1:])
+            if unpacked is not None:
+                self.queue.extend(zip(*unpacked, strict=True))
         elif kind == protocol.CANCEL:
-            self.cancel(protocol.loads(body))
+            self.cancel(protocol.loads(frames[1]))
         elif kind == protocol.STOP:
             self.stopping = True
 
-    def on_worker(self, identity: bytes, kind: bytes, body: bytes) -> None:
-        worker = self.workers.get(identity)
-        if worker is None:
+    def on_worker(self, frames: list[Any]) -> None:
+        worker = self.workers.get(frames[0])
+        if worker is None or len(frames) < 2:
             return  # a worker that was just replaced
+        kind = frames[1]
         if kind == protocol.READY:
             worker.ready = True
         elif kind == protocol.RESULT:
-            for task_id, result_kind, data in protocol.loads(body):
+            unpacked = protocol.unbatch(frames[2:])
+            if unpacked is None:
+                return
+            for (task_id, result_kind), data in zip(*unpacked, strict=True):
                 try:
                     worker.assigned.remove(task_id)
                 except ValueError:

@@ -3,7 +3,11 @@
 Every message is a ZeroMQ multipart message ``[kind, body]``: ``kind`` is one of
 the short byte strings below; ``body`` is JSON for messages a peer sends before
 it has authenticated (so nothing untrusted is ever unpickled) and pickle after.
-Task payloads and results are opaque bytes made by :mod:`plait.serialize`.
+Task payloads and results are opaque bytes made by :mod:`plait.serialize`; a batch
+of them travels as ``[kind, header, large, large, ...]``: small payloads ride
+inside the pickled header (one frame for the whole batch), payloads of
+``LARGE`` bytes or more get a frame of their own, so no hop re-pickles a large
+argument or result.
 
 Channels:
 
@@ -46,6 +50,40 @@ RESULT_ERR = "err"
 
 #: exit status of a manager refused by the interchange (version or token mismatch)
 EXIT_REFUSED = 3
+
+
+#: payloads this big or bigger travel in frames of their own
+LARGE = 64 * 1024
+
+
+def batch(kind: bytes, header: list[Any], payloads: list[bytes]) -> list[bytes]:
+    """Frames of a batch message: ``header[i]`` describes ``payloads[i]``."""
+    inline: list[bytes | None] = []
+    large: list[bytes] = []
+    for payload in payloads:
+        if len(payload) >= LARGE:
+            inline.append(None)
+            large.append(payload)
+        else:
+            inline.append(payload)
+    return [kind, dumps((header, inline)), *large]
+
+
+def unbatch(frames: list[bytes]) -> tuple[list[Any], list[bytes]] | None:
+    """``(header, payloads)`` of a batch message body, or None if it is malformed."""
+    if not frames:
+        return None
+    body = loads(frames[0])
+    if not (isinstance(body, tuple) and len(body) == 2):
+        return None
+    header, inline = body
+    if not isinstance(header, list) or not isinstance(inline, list) or len(header) != len(inline):
+        return None
+    large = iter(frames[1:])
+    payloads = [p if p is not None else next(large, None) for p in inline]
+    if any(p is None for p in payloads) or next(large, None) is not None:
+        return None
+    return header, payloads  # type: ignore[return-value]
 
 
 def dumps(obj: Any) -> bytes:

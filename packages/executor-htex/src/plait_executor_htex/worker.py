@@ -89,38 +89,43 @@ def main(argv: list[str] | None = None) -> int:
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(f"tcp://127.0.0.1:{args.port}")
     sock.send_multipart([protocol.READY, b""])
-    queue: collections.deque[tuple[int, bytes]] = collections.deque()
-    results: list[tuple[int, str, bytes]] = []
+    queue: collections.deque[tuple[int, Any]] = collections.deque()
+    header: list[tuple[int, str]] = []
+    data: list[bytes] = []
     oldest = 0.0
     try:
         while True:
             if not queue:
-                if results:
-                    sock.send_multipart([protocol.RESULT, protocol.dumps(results)])
-                    results = []
+                if header:
+                    sock.send_multipart(protocol.batch(protocol.RESULT, header, data), copy=False)
+                    header, data = [], []
                 if not sock.poll(PARENT_CHECK_MS):
                     if os.getppid() != parent:
                         return 0  # the manager died: do not linger as an orphan
                     continue
             while sock.poll(0):
-                kind, body = sock.recv_multipart()
+                frames = sock.recv_multipart()
+                kind = frames[0]
                 if kind == protocol.STOP:
                     return 0
                 if kind == protocol.TASK:
-                    queue.extend(protocol.loads(body))
+                    unpacked = protocol.unbatch(frames[1:])
+                    if unpacked is not None:
+                        queue.extend(zip(*unpacked, strict=True))
                 elif kind == protocol.CANCEL:
-                    dropped = set(protocol.loads(body))
+                    dropped = set(protocol.loads(frames[1]))
                     queue = collections.deque(t for t in queue if t[0] not in dropped)
             if not queue:
                 continue
-            if results and time.monotonic() - oldest > FLUSH_AFTER:
-                sock.send_multipart([protocol.RESULT, protocol.dumps(results)])
-                results = []
+            if header and time.monotonic() - oldest > FLUSH_AFTER:
+                sock.send_multipart(protocol.batch(protocol.RESULT, header, data), copy=False)
+                header, data = [], []
             task_id, payload = queue.popleft()
-            outcome: Any = run_task(payload)
-            if not results:
+            result_kind, packed = run_task(payload)
+            if not header:
                 oldest = time.monotonic()
-            results.append((task_id, *outcome))
+            header.append((task_id, result_kind))
+            data.append(packed)
     finally:
         sock.close(0)
         context.term()

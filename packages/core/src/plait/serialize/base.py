@@ -19,8 +19,8 @@ class Serializer(ABC):
         """``obj`` as bytes; raise any exception if it cannot be serialized."""
 
     @abstractmethod
-    def deserialize(self, data: bytes) -> Any:
-        """The object ``data`` was made from."""
+    def deserialize(self, data: bytes | memoryview) -> Any:
+        """The object ``data`` was made from (a view of the received bytes)."""
 
     def accepts(self, obj: Any) -> bool:
         """Whether this serializer wants to try ``obj`` (used to pick one per object)."""

@@ -21,7 +21,7 @@ class PickleSerializer(Serializer):
         """Pickled ``obj``."""
         return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def deserialize(self, data: bytes) -> Any:
+    def deserialize(self, data: bytes | memoryview) -> Any:
         """Unpickled ``data``."""
         return pickle.loads(data)
 
@@ -37,11 +37,11 @@ class DillSerializer(Serializer):
 
         return bytes(dill.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL, recurse=True))
 
-    def deserialize(self, data: bytes) -> Any:
+    def deserialize(self, data: bytes | memoryview) -> Any:
         """``data`` unpickled by dill."""
         import dill
 
-        return dill.loads(data)
+        return dill.loads(bytes(data))
 
 
 def function_reference(obj: Any) -> str | None:
@@ -101,9 +101,9 @@ class ByReferenceSerializer(Serializer):
             raise TypeError(f"{obj!r} is not an importable module-level function")
         return reference.encode()
 
-    def deserialize(self, data: bytes) -> Any:
+    def deserialize(self, data: bytes | memoryview) -> Any:
         """The function, imported from its module."""
-        return resolve_reference(data.decode())
+        return resolve_reference(bytes(data).decode())
 
 
 def _lookup(module: Any, qualname: str) -> Any:

@@ -29,11 +29,8 @@ DEFAULT_SERIALIZERS: Mapping[str, Serializer] = {
 }
 
 
-def pack(obj: Any, order: tuple[Serializer, ...] = _DEFAULT_DATA_ORDER) -> bytes:
-    """``obj`` with a header naming the first serializer in ``order`` that managed it.
-
-    :raises SerializationError: none of them could.
-    """
+def _pack_parts(obj: Any, order: tuple[Serializer, ...]) -> list[bytes]:
+    """``[header, payload]`` of ``obj``, kept apart so callers join everything once."""
     errors = []
     for serializer in order:
         if not serializer.accepts(obj):
@@ -43,17 +40,32 @@ def pack(obj: Any, order: tuple[Serializer, ...] = _DEFAULT_DATA_ORDER) -> bytes
         except Exception as exc:
             errors.append(f"{serializer.plugin_name}: {type(exc).__name__}: {exc}")
             continue
-        return serializer.plugin_name.encode() + b"\n" + payload
+        return [serializer.plugin_name.encode() + b"\n", payload]
     raise SerializationError(f"object of type {_type_name(obj)}", "; ".join(errors))
 
 
-def unpack(data: bytes, serializers: Mapping[str, Serializer] = DEFAULT_SERIALIZERS) -> Any:
+def pack(obj: Any, order: tuple[Serializer, ...] = _DEFAULT_DATA_ORDER) -> bytes:
+    """``obj`` with a header naming the first serializer in ``order`` that managed it.
+
+    :raises SerializationError: none of them could.
+    """
+    return b"".join(_pack_parts(obj, order))
+
+
+def unpack(
+    data: bytes | memoryview, serializers: Mapping[str, Serializer] = DEFAULT_SERIALIZERS
+) -> Any:
     """The object in ``data``, using only the serializers in ``serializers``.
+
+    The payload is handed to the serializer as a view, not a copy.
 
     :raises DeserializationError: the header names no serializer in ``serializers``.
     """
-    name, sep, payload = bytes(data).partition(b"\n")
-    serializer = serializers.get(name.decode(errors="replace")) if sep else None
+    view = memoryview(data)
+    end = bytes(view[:64]).find(b"\n")
+    name = bytes(view[: max(end, 0)])
+    payload = view[end + 1 :]
+    serializer = serializers.get(name.decode(errors="replace")) if end >= 0 else None
     if serializer is None:
         raise DeserializationError(
             f"payload names serializer {name[:40]!r}, which is not one of "
@@ -75,14 +87,14 @@ def pack_apply(
     """
     app = app_name or getattr(func, "__name__", "app")
     try:
-        parts = [pack(func, _CALLABLE_ORDER)]
+        parts = [_pack_parts(func, _CALLABLE_ORDER)]
     except SerializationError as exc:
         raise SerializationError(
             f"the function of app {app} ({_type_name(func)})", exc.reason
         ) from None
     for i, arg in enumerate(args):
         try:
-            parts.append(pack(arg))
+            parts.append(_pack_parts(arg, _DEFAULT_DATA_ORDER))
         except SerializationError as exc:
             raise SerializationError(
                 f"argument {i} of app {app}, type {_type_name(arg)}", exc.reason
@@ -90,32 +102,38 @@ def pack_apply(
     names = list(kwargs)
     for name in names:
         try:
-            parts.append(pack(kwargs[name]))
+            parts.append(_pack_parts(kwargs[name], _DEFAULT_DATA_ORDER))
         except SerializationError as exc:
             raise SerializationError(
                 f"keyword argument {name!r} of app {app}, type {_type_name(kwargs[name])}",
                 exc.reason,
             ) from None
     header = f"{len(args)}\n{_NAME_SEP.join(names)}\n".encode()
-    lengths = ",".join(str(len(p)) for p in parts).encode() + b"\n"
-    return header + lengths + b"".join(parts)
+    lengths = ",".join(str(len(h) + len(p)) for h, p in parts).encode() + b"\n"
+    return b"".join([header, lengths, *(piece for part in parts for piece in part)])
 
 
 def unpack_apply(
-    data: bytes, serializers: Mapping[str, Serializer] = DEFAULT_SERIALIZERS
+    data: bytes | memoryview, serializers: Mapping[str, Serializer] = DEFAULT_SERIALIZERS
 ) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
-    """The ``(func, args, kwargs)`` in a :func:`pack_apply` payload."""
-    data = bytes(data)
-    nargs_line, _, rest = data.partition(b"\n")
-    names_line, _, rest = rest.partition(b"\n")
-    lengths_line, _, body = rest.partition(b"\n")
-    lengths = [int(n) for n in lengths_line.split(b",")]
+    """The ``(func, args, kwargs)`` in a :func:`pack_apply` payload (values are read from
+    views of ``data``, not copies)."""
+    view = memoryview(data)
+    raw = bytes(view[:4096]) if len(view) > 4096 else bytes(view)
+    first = raw.index(b"\n")
+    second = raw.index(b"\n", first + 1)
+    third = raw.find(b"\n", second + 1)
+    if third < 0:  # a very long keyword list: read the header from the whole payload
+        raw = bytes(view)
+        third = raw.index(b"\n", second + 1)
+    nargs = int(raw[:first])
+    names_line = raw[first + 1 : second]
+    lengths = [int(n) for n in raw[second + 1 : third].split(b",")]
     values = []
-    offset = 0
+    offset = third + 1
     for length in lengths:
-        values.append(unpack(body[offset : offset + length], serializers))
+        values.append(unpack(view[offset : offset + length], serializers))
         offset += length
-    nargs = int(nargs_line)
     names = names_line.decode().split(_NAME_SEP) if names_line else []
     func, args = values[0], tuple(values[1 : 1 + nargs])
     return func, args, dict(zip(names, values[1 + nargs :], strict=True))
