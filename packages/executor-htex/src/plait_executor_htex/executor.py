@@ -28,7 +28,7 @@ from plait.errors import ConfigError, ExecutorError, InvalidResourceSpecificatio
 from plait.executors.blocks import BlockProviderExecutor
 from plait.providers.base import ExecutionProvider
 from plait.serialize import pack_apply, unpack
-from plait_executor_htex import protocol
+from plait_executor_htex import curve, protocol
 from plait_executor_htex.affinity import AFFINITY_MODES, parse_accelerators
 from plait_executor_htex.errors import InterchangeLost
 
@@ -62,7 +62,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
     :param available_accelerators: a count or a list of device names; a name may
         appear several times so several workers share it.
     :param worker_logdir_root: where managers write logs (default the run dir).
-    :param encrypted: accepted for compatibility; traffic stays on loopback by default.
+    :param encrypted: encrypt and authenticate manager traffic with CurveZMQ (keys
+        made per run in the run directory). Always on when ``address`` is not a
+        loopback address.
     :param worker_debug: DEBUG logging in the interchange and managers.
     :param max_block_failures: failed blocks tolerated before the executor gives up.
     """
@@ -163,6 +165,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
         fd = os.open(self._token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(self._token)
+        self.cert_dir: str | None = None
+        if curve.needs_encryption(self.address, self.encrypted):
+            self.cert_dir = curve.create_keys(os.path.join(self.logdir, "certificates"))
         self._start_interchange()
         self._wake_r, self._wake_w = os.pipe()
         self._context = zmq.Context()
@@ -188,6 +193,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
             "poll_ms": self.poll_period,
             "logdir": self.logdir,
             "debug": self.worker_debug,
+            "cert_dir": self.cert_dir,
         }
         stderr = open(os.path.join(self.logdir, "interchange.stderr"), "wb")  # noqa: SIM115
         self._ix = subprocess.Popen(
@@ -240,6 +246,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
             parts.append(f"--drain-period {self.drain_period}")
         if self.worker_debug:
             parts.append("--debug")
+        if self.cert_dir:
+            parts.append(f"--cert-dir {self.cert_dir}")
         return " ".join(parts)
 
     # -- tasks -------------------------------------------------------------

@@ -31,7 +31,7 @@ from typing import Any
 import zmq
 
 from plait.serialize import pack
-from plait_executor_htex import protocol
+from plait_executor_htex import curve, protocol
 from plait_executor_htex.errors import ManagerLost
 
 logger = logging.getLogger("plait_executor_htex.interchange")
@@ -82,6 +82,9 @@ class Interchange:
         self.workers = self.context.socket(zmq.ROUTER)
         self.workers.setsockopt(zmq.LINGER, 0)
         self.workers.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        self.authenticator = None
+        if config.get("cert_dir"):
+            self.authenticator = curve.make_server(self.context, self.workers, config["cert_dir"])
         worker_port = self._bind_workers(config)
         self.ports = (client_port, worker_port)
         self.client_identity: bytes | None = None
@@ -344,6 +347,8 @@ class Interchange:
             self.workers.send_multipart([manager.identity, protocol.STOP, b""])
         self.client.close(0)
         self.workers.close(100)
+        if self.authenticator is not None:
+            self.authenticator.stop()
         self.context.term()
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import zmq
 
 from plait.serialize import pack
-from plait_executor_htex import protocol
+from plait_executor_htex import curve, protocol
 from plait_executor_htex.affinity import cpu_sets, parse_accelerators, worker_environment
 from plait_executor_htex.errors import WorkerLost
 
@@ -61,6 +61,8 @@ class Manager:
         self.ix = self.context.socket(zmq.DEALER)
         self.ix.setsockopt(zmq.IDENTITY, self.uid.encode())
         self.ix.setsockopt(zmq.LINGER, 0)
+        if args.cert_dir:
+            curve.make_client(self.ix, args.cert_dir)
         self.ix.connect(f"tcp://{args.address}:{args.port}")
         self.workers_sock = self.context.socket(zmq.ROUTER)
         self.workers_sock.setsockopt(zmq.LINGER, 0)
@@ -215,6 +217,12 @@ class Manager:
                 f"plait-htex-manager: no answer from the interchange at {self.args.address}:"
                 f"{self.args.port} within {self.args.hb_threshold} s; check that this node can "
                 "reach that address (HighThroughputExecutor(address=...))"
+                + (
+                    ""
+                    if self.args.cert_dir
+                    else ", and if the executor encrypts (encrypted=True or a non-loopback "
+                    "address) that this manager was given --cert-dir"
+                )
             )
         kind, body = self.ix.recv_multipart()
         if kind == protocol.REFUSED:
@@ -336,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cpu-affinity", default="none")
     parser.add_argument("--accelerators", default="")
     parser.add_argument("--logdir", default=None)
+    parser.add_argument("--cert-dir", default=None, help="CurveZMQ keys of this run")
     parser.add_argument("--debug", action="store_true")
     return parser
 
