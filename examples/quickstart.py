@@ -1,10 +1,12 @@
-"""A small real workflow on plait's embedded default (threads on this machine).
+"""A small real workflow on this machine: local HTEX (worker processes) when
+plait-executor-htex is installed, threads otherwise.
 
 Run it with:  python examples/quickstart.py
 """
 
 import plait
-from plait import bash_app, join_app, python_app
+from plait import Config, bash_app, join_app, python_app
+from plait.plugins import UnknownPluginError
 
 
 @python_app
@@ -29,8 +31,17 @@ def fib(n: int):  # type: ignore[no-untyped-def]
     return total(inputs=[fib(n - 1), fib(n - 2)])
 
 
+def local_config() -> Config:
+    """Local HTEX if its plugin is installed (found by name, like any plugin)."""
+    try:
+        return Config.from_dict({"executors": [{"type": "htex", "label": "local"}]})
+    except UnknownPluginError:
+        return Config()
+
+
 def main() -> None:
-    with plait.load() as dfk:
+    with plait.load(local_config()) as dfk:
+        print("executor:", type(dfk.executors[dfk._user_labels[0]]).__name__)
         squares = [square(i) for i in range(10)]
         print("sum of squares 0..9:", total(inputs=squares).result())
         print("fib(12) through join apps:", fib(12).result())
