@@ -24,3 +24,17 @@ def rendezvous_env(
     found: dict[str, Any] = {name: os.environ.get(name) for name in names}
     found["cpus"] = sorted(os.sched_getaffinity(0))
     return found
+
+
+@python_app
+def plugin_scan_state() -> dict[str, Any]:
+    """Whether this worker process ever built plait's plugin manager (scanned entry points)."""
+    import sys
+
+    import plait.plugins.manager as manager
+
+    return {
+        "scanned": manager._current is not None,
+        "importlib_metadata_loaded": "importlib_metadata" in sys.modules,
+        "pid": os.getpid(),
+    }
