@@ -1,0 +1,30 @@
+"""Apps the end-to-end tests run on HTEX workers inside Slurm jobs (imported by name)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import plait
+
+
+@plait.python_app
+def where(delay: float = 0.0) -> str | None:
+    """The emulated node this task ran on."""
+    time.sleep(delay)
+    return os.environ.get("SLURMD_NODENAME")
+
+
+@plait.python_app
+def pid_then_sleep(path: str, seconds: float) -> int:
+    """Write this worker's pid to ``path``, then sleep."""
+    with open(path + ".tmp", "w") as f:
+        f.write(str(os.getpid()))
+    os.replace(path + ".tmp", path)
+    time.sleep(seconds)
+    return os.getpid()
+
+
+@plait.python_app
+def add(a: int, b: int) -> int:
+    return a + b
