@@ -407,3 +407,36 @@ def test_cli_perf_with_config_files(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         report = json.loads(result.stdout)
         assert report["executor"] == path.name and report["results"]["roundtrip_median_ms"] > 0
+
+
+def test_load_by_site_name_and_from_dict_overrides(run_dir: str) -> None:
+    module = types.ModuleType("site_plugin_2")
+
+    def centre(workers: int = 1) -> plait.Config:
+        return plait.Config(executors=[ThreadPoolExecutor(label="c", max_threads=workers)])
+
+    @hookimpl
+    def plait_register_site_configs(registry: Any) -> None:
+        registry.add_site("centre", centre)
+
+    module.plait_register_site_configs = plait_register_site_configs  # type: ignore[attr-defined]
+    plugins = Plugins(autoload=False)
+    plugins.register(module, "site-plugin-2")
+    with use_plugins(plugins):
+        config = plait.Config.from_dict(
+            {"site": "centre", "site_options": {"workers": 3}, "retries": 2, "run_dir": run_dir}
+        )
+        assert config.retries == 2 and config.run_dir == run_dir
+        assert config.executors[0].max_threads == 3  # type: ignore[attr-defined]
+        with pytest.raises(plait.errors.ConfigError, match="retires"):
+            plait.Config.from_dict({"site": "centre", "retires": 2})
+        import os
+
+        cwd = os.getcwd()
+        os.chdir(os.path.dirname(run_dir) or ".")
+        try:
+            with plait.load("centre", workers=2) as dfk:
+                assert dfk.executors["c"].max_threads == 2  # type: ignore[attr-defined]
+                assert add(1, 2).result(timeout=10) == 3
+        finally:
+            os.chdir(cwd)

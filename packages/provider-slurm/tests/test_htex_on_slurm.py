@@ -93,6 +93,8 @@ def test_block_cancelled_from_outside_fails_its_tasks_with_manager_lost(
         took = time.monotonic() - began
         assert took < HB_THRESHOLD + MARGIN, f"ManagerLost after {took:.1f} s"
         assert info.value.block_id == "0"
+        assert info.value.job_id == job_id and f"provider job {job_id}" in str(info.value)
+        assert info.value.job_state in ("CANCELLED", "COMPLETING", "RUNNING"), str(info.value)
         # the strategy replaces the cancelled block, and new work runs there
         assert slurm_apps.add(20, 22).result(timeout=TIMEOUT) == 42
         assert len(run_jobs(htex)) == 2

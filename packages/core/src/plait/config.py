@@ -204,11 +204,8 @@ class Config(RepresentationMixin):
             from plait.plugins import get_plugins
 
             options = data.pop("site_options", {})
-            if data:
-                raise ConfigError(
-                    "site", site, "", f"a site config takes only site_options, not {sorted(data)}"
-                )
-            return get_plugins().site_configs.build(site, **options)
+            config = get_plugins().site_configs.build(site, **options)
+            return config.with_overrides(**cls.from_dict(data).explicit(data)) if data else config
         _check_keys("Config", data, _init_params(cls))
         if "executors" in data:
             data["executors"] = [_build("executor", spec) for spec in data["executors"]]
@@ -218,6 +215,22 @@ class Config(RepresentationMixin):
             _check_keys("BasicMemoizer", memo, _init_params(BasicMemoizer))
             data["memoizer"] = BasicMemoizer(**memo)
         return cls(**data)
+
+    def explicit(self, keys: Mapping[str, Any]) -> dict[str, Any]:
+        """This config's values of the fields named in ``keys``."""
+        return {key: getattr(self, key) for key in keys}
+
+    def with_overrides(self, **fields: Any) -> Config:
+        """A copy of this config with ``fields`` replaced (validated like the constructor).
+
+        :raises ConfigError: an unknown field, with the closest valid one.
+        """
+        params = _init_params(type(self))
+        _check_keys("Config", fields, params)
+        values = {name: getattr(self, name) for name in params if hasattr(self, name)}
+        values["executors"] = self.executors
+        values.update(fields)
+        return type(self)(**values)
 
     @classmethod
     def from_toml(cls, source: str | os.PathLike[str]) -> Config:

@@ -42,18 +42,39 @@ class ManagerLost(PlaitError):
     :param silent_for: seconds since its last heartbeat.
     """
 
-    def __init__(self, manager: str, hostname: str, block_id: str, silent_for: float) -> None:
+    def __init__(
+        self,
+        manager: str,
+        hostname: str,
+        block_id: str,
+        silent_for: float,
+        job_id: str | None = None,
+        job_state: str | None = None,
+        job_message: str | None = None,
+    ) -> None:
         self.manager = manager
         self.hostname = hostname
         self.block_id = block_id
         self.silent_for = silent_for
+        self.job_id = job_id
+        self.job_state = job_state
+        self.job_message = job_message
         super().__init__(manager, hostname, block_id, silent_for)
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"manager {self.manager} on {self.hostname} (block {self.block_id}) sent no heartbeat "
-            f"for {self.silent_for:.1f} s and was dropped with its tasks: the node was lost, the "
-            "block hit its walltime, or the manager was killed (see the block's stdout/stderr)"
+            f"for {self.silent_for:.1f} s and was dropped with its tasks"
+        )
+        if self.job_id is not None:
+            text += f"; the block is provider job {self.job_id}"
+            if self.job_state:
+                text += f", now {self.job_state}"
+            if self.job_message:
+                text += f" ({self.job_message})"
+        return text + (
+            ": the node was lost, the block hit its walltime, or the manager was killed "
+            "(see the block's stdout/stderr)"
         )
 
 

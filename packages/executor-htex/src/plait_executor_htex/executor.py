@@ -30,7 +30,7 @@ from plait.providers.base import ExecutionProvider
 from plait.serialize import pack_apply, unpack
 from plait_executor_htex import curve, protocol
 from plait_executor_htex.affinity import AFFINITY_MODES, parse_accelerators
-from plait_executor_htex.errors import InterchangeLost
+from plait_executor_htex.errors import InterchangeLost, ManagerLost
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +133,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self._token = ""
         self._token_file = ""
         self._status: dict[str, Any] = {"blocks": {}}
+        self._lost_blocks: dict[str, tuple[str | None, str | None, str | None]] = {}
         self._stop = threading.Event()
         self._shutdown_lock = threading.Lock()
         self._shut_down = False
@@ -391,11 +392,29 @@ class HighThroughputExecutor(BlockProviderExecutor):
                 if result_kind == protocol.RESULT_OK:
                     fut.set_result(value)
                 else:
+                    if isinstance(value, ManagerLost):
+                        value = self._with_job(value)
                     fut.set_exception(value)
         elif kind == protocol.STATUS:
             self._status = protocol.loads(rest[0])
         elif kind == protocol.REFUSED:
             logger.error("executor %s: %s", self.label, protocol.loads(rest[0]))
+
+    def _with_job(self, error: ManagerLost) -> ManagerLost:
+        """``error`` naming the provider job behind the lost block and its state now."""
+        cached = self._lost_blocks.get(error.block_id)
+        if cached is None:
+            status = self.poll(force=True).get(error.block_id)
+            cached = (
+                self.blocks.get(error.block_id),
+                status.state.name if status else None,
+                status.message if status else None,
+            )
+            self._lost_blocks[error.block_id] = cached
+        job_id, state, message = cached
+        return ManagerLost(
+            error.manager, error.hostname, error.block_id, error.silent_for, job_id, state, message
+        )
 
     def _interchange_lost(self, silent: float) -> str | None:
         assert self._ix is not None

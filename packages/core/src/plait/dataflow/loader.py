@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+from typing import Any
 
 from plait.config import Config
 from plait.dataflow.dflow import DataFlowKernel
@@ -19,15 +20,26 @@ _dfk: DataFlowKernel | None = None
 _lock = threading.Lock()
 
 
-def load(config: Config | None = None) -> DataFlowKernel:
+def load(config: Config | str | None = None, **site_options: Any) -> DataFlowKernel:
     """Start a DataFlowKernel for ``config`` (default: threads) and make it current.
 
+    ``config`` may also name a site configuration a plugin registered
+    (``plait.load("perlmutter-cpu", account="m42")``); keyword arguments go to it.
     Use as ``with plait.load(config):`` so leaving the block waits for tasks (or
     cancels them if the block raised) and shuts everything down.
 
     :raises ConfigError: a config is already loaded.
+    :raises plait.plugins.UnknownPluginError: no plugin registered that site name.
     """
     global _dfk
+    if isinstance(config, str):
+        from plait.plugins import get_plugins
+
+        config = get_plugins().site_configs.build(config, **site_options)
+    elif site_options:
+        raise ConfigError(
+            "plait.load()", sorted(site_options), "", "keyword options go with a site name only"
+        )
     with _lock:
         if _dfk is not None:
             raise ConfigError(
