@@ -51,6 +51,11 @@ class ManagerState:
     idle_since: float | None = None
     draining: bool = False
 
+    @property
+    def most(self) -> int:
+        """The most tasks this manager ever holds at once."""
+        return self.workers + (self.prefetch if self.prefetch >= 0 else 8 * self.workers)
+
     def free(self, queued: int, managers: int) -> int:
         """Tasks this manager may take now. A fixed ``prefetch`` (Parsl's meaning) adds that
         many beyond its workers; adaptive prefetch (-1) lets it take a share of a long
@@ -93,6 +98,11 @@ class Interchange:
         self.seq = itertools.count()
         self.cancelled: set[int] = set()
         self.managers: dict[bytes, ManagerState] = {}
+        #: managers that may take more tasks; dispatch looks only at these, so its cost
+        #: follows the managers with room, not every manager connected
+        self.room: dict[bytes, ManagerState] = {}
+        self.last_expiry = 0.0
+        self.expiry_interval = max(0.05, min(self.period, self.threshold / 4))
         self.where: dict[int, bytes] = {}  # task id -> manager identity
         self.results: list[tuple[int, str, Any]] = []
         self.dropped = 0
@@ -206,8 +216,11 @@ class Interchange:
                     self.results.append((task_id, result_kind, data))
                 if not manager.tasks:
                     manager.idle_since = now
+                if not manager.draining and len(manager.tasks) < manager.most:
+                    self.room[identity] = manager
             elif kind == protocol.DRAIN:
                 manager.draining = True
+                self.room.pop(identity, None)
         except Exception:
             logger.exception("malformed %r message from manager %r: dropped", kind, identity)
             self.dropped += 1
@@ -234,7 +247,7 @@ class Interchange:
             self.workers.send_multipart([identity, protocol.REFUSED, protocol.dumps_json(reason)])
             self.to_client(protocol.REFUSED, reason)
             return
-        self.managers[identity] = ManagerState(
+        self.managers[identity] = self.room[identity] = ManagerState(
             identity,
             str(info["hostname"]),
             str(info["block_id"]),
@@ -268,7 +281,7 @@ class Interchange:
         if not self.queue:
             return
         managers = len(self.managers)
-        for manager in self.managers.values():
+        for manager in list(self.room.values()):
             free = manager.free(len(self.queue), managers)
             if free <= 0:
                 continue
@@ -287,6 +300,8 @@ class Interchange:
                     protocol.TASKS, [t for t, _ in batch], [p for _, p in batch]
                 )
                 self.workers.send_multipart([manager.identity, *frames], copy=False)
+                if len(manager.tasks) >= manager.most:
+                    self.room.pop(manager.identity, None)
             if not self.queue:
                 return
 
@@ -295,6 +310,9 @@ class Interchange:
             self.last_beat = now
             for manager in self.managers.values():
                 self.workers.send_multipart([manager.identity, protocol.HB, b""])
+        if now - self.last_expiry < self.expiry_interval:
+            return
+        self.last_expiry = now
         for identity, manager in list(self.managers.items()):
             silent = now - manager.last_heard
             if silent <= self.threshold:
@@ -306,6 +324,7 @@ class Interchange:
                 silent,
             )
             del self.managers[identity]
+            self.room.pop(identity, None)
             error = pack(
                 ManagerLost(
                     identity.decode(errors="replace"), manager.hostname, manager.block_id, silent
