@@ -39,15 +39,6 @@ def test_user_exception_is_reraised_as_itself(htex) -> None:
     assert htex_apps.add(1, 1).result(timeout=TASK_TIMEOUT) == 2
 
 
-@pytest.mark.xfail(
-    reason=(
-        "worker.py runs as __main__ (python -m plait_executor_htex.worker), so its RemoteError "
-        "is pickled as __main__.RemoteError and the submitting side cannot unpickle it: the "
-        "task fails with AttributeError: Can't get attribute 'RemoteError' on <module "
-        "'__main__'> instead of a RemoteError describing the user's exception"
-    ),
-    strict=True,
-)
 def test_unpicklable_exception_comes_back_described(htex) -> None:
     """An exception that cannot be pickled on the worker arrives as a RemoteError that
     names its type and message."""
@@ -118,37 +109,6 @@ def test_priority_overtakes_queued_tasks(htex, tmp_path: Path) -> None:
         fut.result(timeout=TASK_TIMEOUT)
     order = log.read_text().split()
     assert order == ["high", *[f"low-{i}" for i in range(8)]]
-
-
-@pytest.mark.xfail(
-    reason=(
-        "Parsl's HTEX runs LOWER priority values first (its interchange queues "
-        "(-priority, -task_id) in a SortedList and pops the largest, commented 'higher number "
-        "= lower priority'; tasks without a priority get +inf and run last); plait's "
-        "interchange pushes -priority on a min-heap, so HIGHER values run first and a ported "
-        "Parsl script runs its tasks in reverse priority order. test_priority_overtakes_"
-        "queued_tasks asserts plait's documented (opposite) rule: one of the two must change"
-    ),
-    strict=True,
-)
-def test_priority_order_matches_parsl(htex, tmp_path: Path) -> None:
-    """Parsl's rule: with the worker busy, tasks of priority 10, 5 and 1 run 1, 5, 10."""
-    loaded = htex(make_htex(max_workers_per_node=1, prefetch_capacity=0))
-    started, release = tmp_path / "started", tmp_path / "release"
-    log = tmp_path / "order.log"
-    busy = htex_apps.blocker(str(started), str(release))
-    wait_pid_file(started)
-    futures = [htex_apps.record(str(log), f"p{p}", priority=p) for p in (10, 5, 1)]
-    wait_until(
-        lambda: loaded.executor._status.get("queued") == 3,
-        TASK_TIMEOUT,
-        what="3 tasks queued in the interchange",
-    )
-    release.write_text("go")
-    busy.result(timeout=TASK_TIMEOUT)
-    for fut in futures:
-        fut.result(timeout=TASK_TIMEOUT)
-    assert log.read_text().split() == ["p1", "p5", "p10"]
 
 
 def test_priority_through_resource_specification(htex, tmp_path: Path) -> None:

@@ -25,7 +25,10 @@ def test_encryption_is_on_for_non_loopback_addresses() -> None:
 
 def test_encrypted_run_works_and_keyless_manager_is_refused(tmp_path: Path) -> None:
     executor = HighThroughputExecutor(
-        max_workers_per_node=1, encrypted=True, heartbeat_period=0.5, heartbeat_threshold=3,
+        max_workers_per_node=1,
+        encrypted=True,
+        heartbeat_period=0.5,
+        heartbeat_threshold=3,
         provider=LocalProvider(launcher=SimpleLauncher()),
     )
     with plait.load(Config(executors=[executor], run_dir=str(tmp_path / "runinfo"))):
@@ -39,10 +42,23 @@ def test_encrypted_run_works_and_keyless_manager_is_refused(tmp_path: Path) -> N
         assert executor.cert_dir and "--cert-dir" in executor.launch_command("9")
         assert executor._ports is not None
         keyless = subprocess.run(
-            [sys.executable, "-m", "plait_executor_htex.manager", "--address", "127.0.0.1",
-             "--port", str(executor._ports[1]), "--token-file", executor._token_file,
-             "--hb-threshold", "2"],
-            capture_output=True, text=True, timeout=30, env=dict(os.environ),
+            [
+                sys.executable,
+                "-m",
+                "plait_executor_htex.manager",
+                "--address",
+                "127.0.0.1",
+                "--port",
+                str(executor._ports[1]),
+                "--token-file",
+                executor._token_file,
+                "--hb-threshold",
+                "2",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=dict(os.environ),
         )
         assert keyless.returncode != 0 and "--cert-dir" in keyless.stderr
         assert executor.connected_managers() == 1

@@ -97,3 +97,24 @@ class VersionMismatch(PlaitError):
             f"{self.interchange}; install the same versions in the workers' environment "
             "(worker_init) as where the workflow runs"
         )
+
+
+class RemoteError(Exception):
+    """Stands in for an exception that could not be pickled on the worker.
+
+    :param type_name: the original exception's type.
+    :param message: its message.
+    :param trace: its traceback, formatted on the worker.
+    """
+
+    def __init__(self, type_name: str, message: str, trace: str) -> None:
+        self.type_name = type_name
+        self.message = message
+        self.trace = trace
+        super().__init__(type_name, message, trace)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.type_name}: {self.message} (raised on the worker; it could not be sent "
+            f"back as itself)\n{self.trace}"
+        )

@@ -27,27 +27,12 @@ import zmq
 from plait.errors import SerializationError
 from plait.serialize import pack, unpack_apply
 from plait_executor_htex import protocol
+from plait_executor_htex.errors import RemoteError
 
 #: how often a waiting worker checks that its manager is still alive (ms)
 PARENT_CHECK_MS = 1000
 #: results older than this are sent before the next task starts (seconds)
 FLUSH_AFTER = 0.002
-
-
-class RemoteError(Exception):
-    """Stands in for an exception that could not be pickled on the worker."""
-
-    def __init__(self, type_name: str, message: str, trace: str) -> None:
-        self.type_name = type_name
-        self.message = message
-        self.trace = trace
-        super().__init__(type_name, message, trace)
-
-    def __str__(self) -> str:
-        return (
-            f"{self.type_name}: {self.message} (raised on the worker; it could not be sent "
-            f"back as itself)\n{self.trace}"
-        )
 
 
 def run_task(payload: bytes) -> tuple[str, bytes]:
