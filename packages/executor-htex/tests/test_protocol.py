@@ -251,16 +251,6 @@ def test_flood_of_garbage_does_not_stall_tasks(htex, zmq_context: zmq.Context) -
     _still_serving(loaded)
 
 
-@pytest.mark.xfail(
-    reason=(
-        "Interchange.register checks only the token and the versions, then reads "
-        "info['hostname'], info['block_id'], int(info['workers']) unguarded: a REG carrying "
-        "the run's token but a missing or non-numeric field raises KeyError/ValueError out "
-        "of the event loop, the interchange process dies and every task fails with "
-        "InterchangeLost (on_manager's docstring says malformed messages are dropped)"
-    ),
-    strict=True,
-)
 @pytest.mark.parametrize(
     "fields",
     [{"hostname": None}, {"workers": "many"}],

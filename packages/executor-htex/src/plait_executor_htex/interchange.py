@@ -247,15 +247,24 @@ class Interchange:
             self.workers.send_multipart([identity, protocol.REFUSED, protocol.dumps_json(reason)])
             self.to_client(protocol.REFUSED, reason)
             return
-        self.managers[identity] = self.room[identity] = ManagerState(
-            identity,
-            str(info["hostname"]),
-            str(info["block_id"]),
-            int(info["workers"]),
-            int(info.get("prefetch", 0)),
-            now,
-            idle_since=now,
-        )
+        try:
+            state = ManagerState(
+                identity,
+                str(info["hostname"]),
+                str(info["block_id"]),
+                int(info["workers"]),
+                int(info.get("prefetch", 0)),
+                now,
+                idle_since=now,
+            )
+            if state.workers < 1:
+                raise ValueError(f"workers={state.workers}")
+        except (KeyError, ValueError, TypeError) as exc:
+            self.dropped += 1
+            reason = f"malformed registration ({type(exc).__name__}: {exc})"
+            self.workers.send_multipart([identity, protocol.REFUSED, protocol.dumps_json(reason)])
+            return
+        self.managers[identity] = self.room[identity] = state
         self.workers.send_multipart([identity, protocol.OK, b""])
         logger.info(
             "manager %s on %s (block %s) registered with %s workers",
