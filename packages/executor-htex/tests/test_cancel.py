@@ -103,15 +103,6 @@ def test_cancel_running_task_kills_and_replaces_its_worker(htex, tmp_path: Path)
     assert pids <= set(workers)
 
 
-@pytest.mark.xfail(
-    reason=(
-        "a cancelled running task is never reported back to the interchange: the manager "
-        "kills the worker and drops the task (check_workers skips cancelled tasks), but the "
-        "interchange keeps its id in ManagerState.tasks, so the manager's capacity shrinks "
-        "by one for good (and the block never looks idle again)"
-    ),
-    strict=True,
-)
 def test_cancelled_running_task_frees_its_slot(htex, tmp_path: Path) -> None:
     """After a running task is cancelled, the block reports no task and both workers can
     again run tasks at the same time."""
@@ -177,16 +168,6 @@ def test_walltime_does_not_touch_other_workers(htex, tmp_path: Path) -> None:
     assert other.result(timeout=TASK_TIMEOUT) == other_pid
 
 
-@pytest.mark.xfail(
-    reason=(
-        "for executors that do not run tasks in-process the kernel starts the walltime clock "
-        "at submission (DataFlowKernel._launch_try calls _start_walltime before "
-        "executor.submit), so time spent queued behind other tasks counts: a quick task with "
-        "walltime=1 waiting 2 s for the only worker fails with AppTimeout without ever "
-        "running (Parsl enforces walltime around the function body on the worker)"
-    ),
-    strict=True,
-)
 def test_walltime_counts_running_time_not_queueing(htex, tmp_path: Path) -> None:
     loaded = htex(make_htex(max_workers_per_node=1, prefetch_capacity=0))
     started = tmp_path / "started"
@@ -199,14 +180,6 @@ def test_walltime_counts_running_time_not_queueing(htex, tmp_path: Path) -> None
     assert loaded.dfk.task_counts()["failed"] == 0
 
 
-@pytest.mark.xfail(
-    reason=(
-        "cancelling a running bash app SIGKILLs its worker, but BashRunner starts the "
-        "command with start_new_session=True, outside the worker's (and the block's) process "
-        "group, so the command is orphaned and keeps running after cancel and after cleanup"
-    ),
-    strict=True,
-)
 def test_cancelled_bash_app_command_is_killed(htex, tmp_path: Path) -> None:
     htex()
     pid_file = tmp_path / "bash-pid"
@@ -223,14 +196,6 @@ def test_cancelled_bash_app_command_is_killed(htex, tmp_path: Path) -> None:
             os.kill(command, signal.SIGKILL)
 
 
-@pytest.mark.xfail(
-    reason=(
-        "a bash app's walltime is enforced by the kernel's timer (started at submit) before "
-        "BashRunner's own, so the worker is SIGKILLed and the command, in its own session, "
-        "is orphaned and keeps running"
-    ),
-    strict=True,
-)
 def test_bash_app_walltime_kills_the_command(htex, tmp_path: Path) -> None:
     htex()
     pid_file = tmp_path / "bash-pid"

@@ -131,15 +131,6 @@ def test_killed_manager_fails_its_tasks_with_manager_lost(htex, tmp_path: Path) 
     assert len(loaded.executor.blocks) == 2
 
 
-@pytest.mark.xfail(
-    reason=(
-        "a worker checks that its manager is alive only between tasks (worker.py polls "
-        "getppid while idle), and once the manager is SIGKILLed the block is terminal, so "
-        "cleanup (scale_in of live blocks only) never signals its process group: workers "
-        "busy with long tasks run on as orphans after ManagerLost and after cleanup"
-    ),
-    strict=True,
-)
 def test_killed_manager_workers_do_not_outlive_it(htex, tmp_path: Path) -> None:
     loaded = htex()
     manager = loaded.manager_pid("0")

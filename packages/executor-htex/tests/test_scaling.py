@@ -85,14 +85,6 @@ def test_blocks_start_on_demand_and_are_scaled_in_when_idle(htex, tmp_path: Path
     assert executor.live_blocks()
 
 
-@pytest.mark.xfail(
-    reason=(
-        "scale_in only cancels the provider job: the interchange is not told, and a manager "
-        "ended by SIGTERM sends no goodbye, so it stays registered until heartbeat_threshold "
-        "(120 s by default) and new tasks are dispatched to it, then fail with ManagerLost"
-    ),
-    strict=True,
-)
 def test_task_submitted_right_after_scale_in_runs(htex) -> None:
     loaded = htex(_elastic_htex(max_blocks=1), **SCALING)
     assert htex_apps.add(1, 1).result(timeout=TASK_TIMEOUT) == 2
@@ -128,14 +120,6 @@ def test_max_blocks_is_respected(htex, tmp_path: Path) -> None:
     assert len(executor.blocks) == 2
 
 
-@pytest.mark.xfail(
-    reason=(
-        "a cancelled running task stays in the interchange's ManagerState.tasks (the manager "
-        "never reports it), so its block always reports 1 task, is never idle and is never "
-        "scaled in"
-    ),
-    strict=True,
-)
 def test_block_is_scaled_in_after_a_cancelled_task(htex, tmp_path: Path) -> None:
     loaded = htex(_elastic_htex(max_blocks=1), **SCALING)
     executor = loaded.executor

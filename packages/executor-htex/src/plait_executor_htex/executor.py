@@ -34,7 +34,7 @@ from plait_executor_htex.errors import InterchangeLost, ManagerLost
 
 logger = logging.getLogger(__name__)
 
-_ACCEPTED_RESOURCES = frozenset({"priority"})
+_ACCEPTED_RESOURCES = frozenset({"priority", "walltime"})
 
 
 class HighThroughputExecutor(BlockProviderExecutor):
@@ -71,6 +71,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
 
     plugin_name = "htex"
     can_cancel_running = True
+    enforces_walltime = True  # the manager times the running task and replaces its worker
+    enforces_walltime = True  # the manager times the running task and replaces its worker
 
     def __init__(
         self,
@@ -134,6 +136,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self._token_file = ""
         self._status: dict[str, Any] = {"blocks": {}}
         self._lost_blocks: dict[str, tuple[str | None, str | None, str | None]] = {}
+        self._ix_lost = False
         self._stop = threading.Event()
         self._shutdown_lock = threading.Lock()
         self._shut_down = False
@@ -268,22 +271,33 @@ class HighThroughputExecutor(BlockProviderExecutor):
             unknown = set(resource_specification) - _ACCEPTED_RESOURCES
             raise InvalidResourceSpecification(
                 unknown,
-                f"htex executor {self.label!r} accepts only 'priority', not {sorted(unknown)}",
+                f"htex executor {self.label!r} accepts only 'priority' (and the kernel's "
+                f"'walltime'), not {sorted(unknown)}",
             )
         if self.bad_state_message is not None:
             raise ExecutorError(self, self.bad_state_message)
         if self._shut_down:
             raise ExecutorError(self, "has been shut down")
         payload = pack_apply(func, args, kwargs, getattr(func, "__name__", None))
-        priority = int(resource_specification.get("priority", 0)) if resource_specification else 0
+        priority, walltime = 0, None
+        if resource_specification:
+            priority = int(resource_specification.get("priority", 0))
+            walltime = resource_specification.get("walltime")
         task_id = next(self._ids)
         fut: Future[Any] = Future()
         fut._htex_id = task_id  # type: ignore[attr-defined]
         self._futures[task_id] = fut
-        self._send(protocol.TASKS, (task_id, priority, payload))
+        self._send(protocol.TASKS, (task_id, priority, walltime, payload))
         if self.poke is not None and not self.live_blocks():
             self.poke()
         return fut
+
+    def scale_in(self, block_ids: list[str]) -> None:
+        """Tell the interchange to give these blocks nothing more (and stop their managers
+        once idle), then cancel their jobs."""
+        if block_ids:
+            self._send(protocol.HOLD, list(block_ids))
+        super().scale_in(block_ids)
 
     def cancel(self, future: Future[Any]) -> bool:
         """Withdraw a queued task or kill the worker running it (a new worker replaces it)."""
@@ -355,21 +369,25 @@ class HighThroughputExecutor(BlockProviderExecutor):
             sock.close(0)
 
     def _flush_outbox(self, sock: zmq.Socket[Any]) -> None:
-        tasks, cancels, stop = [], [], False
+        tasks, cancels, holds, stop = [], [], [], False
         while self._outbox:
             kind, item = self._outbox.popleft()
             if kind == protocol.TASKS:
                 tasks.append(item)
             elif kind == protocol.CANCEL:
                 cancels.append(item)
+            elif kind == protocol.HOLD:
+                holds.extend(item)
             else:
                 stop = True
         if tasks:
-            header = [(task_id, priority) for task_id, priority, _ in tasks]
-            payloads = [payload for _, _, payload in tasks]
+            header = [(task_id, priority, walltime) for task_id, priority, walltime, _ in tasks]
+            payloads = [payload for *_, payload in tasks]
             sock.send_multipart(protocol.batch(protocol.TASKS, header, payloads), copy=False)
         if cancels:
             sock.send_multipart([protocol.CANCEL, protocol.dumps(cancels)])
+        if holds:
+            sock.send_multipart([protocol.HOLD, protocol.dumps(holds)])
         if stop:
             sock.send_multipart([protocol.STOP, b""])
 
@@ -433,6 +451,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
 
     def _interchange_gone(self, message: str) -> None:
         """Fail every task, now and later, with :class:`InterchangeLost`."""
+        self._ix_lost = True
         if self.bad_state_message is not None:
             return
         self.bad_state_message = message
@@ -441,7 +460,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
 
     # -- shutdown ----------------------------------------------------------
 
-    def shutdown(self, timeout: float = 5.0) -> None:
+    def shutdown(self, timeout: float = 3.0) -> None:
         """Stop the interchange (it stops its managers), cancel every block, reap
         everything. Idempotent; bounded by ``timeout`` plus the provider's cancel."""
         with self._shutdown_lock:
@@ -452,7 +471,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
             return
         if self._io is not None and self._io.is_alive():
             self._send(protocol.STOP, None)
-        self._stop_interchange(timeout)
+        # an interchange already declared lost is not waited for
+        self._stop_interchange(0.0 if self._ix_lost else timeout)
         self._stop.set()
         if self._wake_w >= 0:
             os.write(self._wake_w, b"x")  # the I/O thread may be waiting in poll
@@ -476,10 +496,13 @@ class HighThroughputExecutor(BlockProviderExecutor):
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            proc.terminate()
-            try:
-                proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
+            if timeout > 0:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=1)
+                except subprocess.TimeoutExpired:
+                    pass
+            if proc.poll() is None:
                 proc.kill()
                 proc.wait()
         if proc.stdout is not None:

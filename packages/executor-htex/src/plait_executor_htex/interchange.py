@@ -50,6 +50,7 @@ class ManagerState:
     tasks: set[int] = field(default_factory=set)
     idle_since: float | None = None
     draining: bool = False
+    held: bool = False
 
     @property
     def most(self) -> int:
@@ -97,6 +98,7 @@ class Interchange:
         self.queue: list[tuple[int, int, int, Any]] = []  # (-priority, seq, id, payload)
         self.seq = itertools.count()
         self.cancelled: set[int] = set()
+        self.walltimes: dict[int, float] = {}  # seconds, for queued tasks that have one
         self.managers: dict[bytes, ManagerState] = {}
         #: managers that may take more tasks; dispatch looks only at these, so its cost
         #: follows the managers with room, not every manager connected
@@ -170,10 +172,14 @@ class Interchange:
                 unpacked = protocol.unbatch(frames[2:])
                 if unpacked is None:
                     raise ValueError("task header does not match its payloads")
-                for (task_id, priority), payload in zip(*unpacked, strict=True):
+                for (task_id, priority, walltime), payload in zip(*unpacked, strict=True):
+                    if walltime is not None:
+                        self.walltimes[task_id] = walltime
                     heapq.heappush(self.queue, (-priority, next(self.seq), task_id, payload))
             elif kind == protocol.CANCEL:
                 self.cancel(protocol.loads(frames[2]))
+            elif kind == protocol.HOLD:
+                self.hold(protocol.loads(frames[2]))
             elif kind == protocol.STOP:
                 return True
         except Exception:
@@ -210,12 +216,14 @@ class Interchange:
                 for (task_id, result_kind), data in zip(*unpacked, strict=True):
                     manager.tasks.discard(task_id)
                     self.where.pop(task_id, None)
-                    if task_id in self.cancelled:
+                    if task_id in self.cancelled or result_kind == protocol.RESULT_CANCELLED:
                         self.cancelled.discard(task_id)
                         continue
                     self.results.append((task_id, result_kind, data))
                 if not manager.tasks:
                     manager.idle_since = now
+                    if manager.draining and manager.held:
+                        self.release(manager)
                 if not manager.draining and len(manager.tasks) < manager.most:
                     self.room[identity] = manager
             elif kind == protocol.DRAIN:
@@ -286,6 +294,23 @@ class Interchange:
         for identity, ids in by_manager.items():
             self.workers.send_multipart([identity, protocol.CANCEL, protocol.dumps(ids)])
 
+    def hold(self, block_ids: list[str]) -> None:
+        """The executor is scaling these blocks in: send their managers nothing more and
+        stop them once they are idle (a manager with tasks finishes them first)."""
+        wanted = set(block_ids)
+        for manager in list(self.managers.values()):
+            if manager.block_id in wanted:
+                manager.draining = manager.held = True
+                self.room.pop(manager.identity, None)
+                if not manager.tasks:
+                    self.release(manager)
+
+    def release(self, manager: ManagerState) -> None:
+        """Stop a held manager and forget it."""
+        self.workers.send_multipart([manager.identity, protocol.STOP, b""])
+        self.managers.pop(manager.identity, None)
+        self.room.pop(manager.identity, None)
+
     def dispatch(self, now: float) -> None:
         if not self.queue:
             return
@@ -294,13 +319,13 @@ class Interchange:
             free = manager.free(len(self.queue), managers)
             if free <= 0:
                 continue
-            batch: list[tuple[int, Any]] = []
+            batch: list[tuple[tuple[int, float | None], Any]] = []
             while self.queue and len(batch) < free:
                 _, _, task_id, payload = heapq.heappop(self.queue)
                 if task_id in self.cancelled:
                     self.cancelled.discard(task_id)
                     continue
-                batch.append((task_id, payload))
+                batch.append(((task_id, self.walltimes.pop(task_id, None)), payload))
                 manager.tasks.add(task_id)
                 self.where[task_id] = manager.identity
             if batch:

@@ -24,10 +24,12 @@ from typing import Any
 
 import zmq
 
+from plait.errors import AppTimeout
 from plait.serialize import pack
 from plait_executor_htex import curve, protocol
 from plait_executor_htex.affinity import cpu_sets, parse_accelerators, worker_environment
 from plait_executor_htex.errors import WorkerLost
+from plait_executor_htex.procs import kill_tree
 
 logger = logging.getLogger("plait_executor_htex.manager")
 
@@ -45,6 +47,9 @@ class Worker:
         self.identity = f"w{index}".encode()
         self.assigned: collections.deque[int] = collections.deque()
         self.ready = False
+        #: when the oldest assigned task (the one running) started, for its walltime
+        self.head_started = 0.0
+        self.timed_out: int | None = None
 
 
 class Manager:
@@ -76,6 +81,7 @@ class Manager:
         self.workers: dict[bytes, Worker] = {}
         self.queue: collections.deque[tuple[int, Any]] = collections.deque()
         self.payloads: dict[int, Any] = {}  # tasks handed to workers, until reported
+        self.walltimes: dict[int, float] = {}  # seconds, for tasks that have one
         self.cancelled: set[int] = set()
         self.results: list[tuple[int, str, Any]] = []
         self.last_heard = time.monotonic()
@@ -131,8 +137,16 @@ class Manager:
             if worker.assigned:
                 running = worker.assigned.popleft()
                 self.payloads.pop(running, None)
+                walltime = self.walltimes.pop(running, None)
                 if running in self.cancelled:
                     self.cancelled.discard(running)
+                    self.results.append((running, protocol.RESULT_CANCELLED, b""))
+                elif running == worker.timed_out:
+                    error: Exception = AppTimeout(
+                        f"task {running} exceeded its walltime of {walltime:g} s on "
+                        f"{self.hostname} (block {self.block_id}); its worker was replaced"
+                    )
+                    self.results.append((running, protocol.RESULT_ERR, pack(error)))
                 else:
                     error = WorkerLost(worker.index, self.hostname, self.block_id, code)
                     self.results.append((running, protocol.RESULT_ERR, pack(error)))
@@ -143,10 +157,21 @@ class Manager:
             if not self.stopping:
                 self.start_worker(worker.index)
 
+    def enforce_walltimes(self, now: float) -> None:
+        """Kill a worker whose running task is past its walltime (check_workers reports
+        the task as AppTimeout and starts a fresh worker)."""
+        for worker in self.workers.values():
+            if not worker.assigned or worker.timed_out is not None:
+                continue
+            walltime = self.walltimes.get(worker.assigned[0])
+            if walltime is not None and now - worker.head_started > walltime:
+                worker.timed_out = worker.assigned[0]
+                kill_tree(worker.proc.pid)
+
     def kill_workers(self) -> None:
         for worker in self.workers.values():
-            if worker.proc.poll() is None:
-                worker.proc.kill()
+            if worker.proc.poll() is None:  # never signal a reaped (maybe reused) pid
+                kill_tree(worker.proc.pid)
         for worker in self.workers.values():
             try:
                 worker.proc.wait(timeout=5)
@@ -167,6 +192,7 @@ class Manager:
             for task_id, payload in batch:
                 worker.assigned.append(task_id)
                 self.payloads[task_id] = payload
+            worker.head_started = time.monotonic()
             frames = protocol.batch(protocol.TASK, [t for t, _ in batch], [p for _, p in batch])
             self.workers_sock.send_multipart([worker.identity, *frames], copy=False)
 
@@ -174,19 +200,26 @@ class Manager:
         """Drop queued tasks; a worker's not-yet-started task is withdrawn from it; a
         running task's worker is killed (check_workers replaces it)."""
         wanted = set(task_ids)
-        self.queue = collections.deque(t for t in self.queue if t[0] not in wanted)
+        queued = [t for t in self.queue if t[0] in wanted]
+        if queued:
+            self.queue = collections.deque(t for t in self.queue if t[0] not in wanted)
+            for task_id, _ in queued:
+                self.walltimes.pop(task_id, None)
+                self.results.append((task_id, protocol.RESULT_CANCELLED, b""))
         for worker in self.workers.values():
             hit = wanted.intersection(worker.assigned)
             if not hit:
                 continue
-            self.cancelled.update(hit)
             if worker.assigned[0] in hit:
-                worker.proc.kill()
+                self.cancelled.add(worker.assigned[0])
+                kill_tree(worker.proc.pid)
             waiting = [t for t in hit if t != worker.assigned[0]]
             if waiting:
                 for task_id in waiting:
                     worker.assigned.remove(task_id)
                     self.payloads.pop(task_id, None)
+                    self.walltimes.pop(task_id, None)
+                    self.results.append((task_id, protocol.RESULT_CANCELLED, b""))
                 self.workers_sock.send_multipart(
                     [worker.identity, protocol.CANCEL, protocol.dumps(waiting)]
                 )
@@ -256,6 +289,7 @@ class Manager:
             if self.stopping:
                 return 0
             if now >= next_check:
+                self.enforce_walltimes(now)
                 self.check_workers()
                 next_check = now + 0.1
             self.dispatch()
@@ -290,7 +324,11 @@ class Manager:
         if kind == protocol.TASKS:
             unpacked = protocol.unbatch(frames[1:])
             if unpacked is not None:
-                self.queue.extend(zip(*unpacked, strict=True))
+                header, payloads = unpacked
+                for (task_id, walltime), payload in zip(header, payloads, strict=True):
+                    self.queue.append((task_id, payload))
+                    if walltime is not None:
+                        self.walltimes[task_id] = walltime
         elif kind == protocol.CANCEL:
             self.cancel(protocol.loads(frames[1]))
         elif kind == protocol.STOP:
@@ -313,6 +351,8 @@ class Manager:
                 except ValueError:
                     pass  # withdrawn by a cancel that crossed the result
                 self.payloads.pop(task_id, None)
+                self.walltimes.pop(task_id, None)
+                worker.head_started = time.monotonic()
                 if task_id in self.cancelled:
                     self.cancelled.discard(task_id)
                 else:

@@ -41,12 +41,15 @@ REFUSED = b"REFUSED"
 REG = b"REG"
 OK = b"OK"
 DRAIN = b"DRAIN"
+HOLD = b"HOLD"
 READY = b"READY"
 TASK = b"TASK"
 RESULT = b"RESULT"
 
 RESULT_OK = "ok"
 RESULT_ERR = "err"
+#: a task the manager dropped on request: frees its slot, never reaches a future
+RESULT_CANCELLED = "cancelled"
 
 #: exit status of a manager refused by the interchange (version or token mismatch)
 EXIT_REFUSED = 3

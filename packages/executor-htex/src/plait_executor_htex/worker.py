@@ -18,6 +18,7 @@ import argparse
 import collections
 import os
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -28,6 +29,7 @@ from plait.errors import SerializationError
 from plait.serialize import pack, unpack_apply
 from plait_executor_htex import protocol
 from plait_executor_htex.errors import RemoteError
+from plait_executor_htex.procs import kill_tree
 
 #: how often a waiting worker checks that its manager is still alive (ms)
 PARENT_CHECK_MS = 1000
@@ -61,6 +63,20 @@ def pack_exception(exc: BaseException) -> bytes:
         return pack(RemoteError(type(exc).__qualname__, str(exc), trace))
 
 
+def watch_parent(parent: int) -> None:
+    """Exit, with every process this worker started, as soon as the manager is gone, even
+    while a task is running (a daemon thread, so it needs no help from the task)."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(PARENT_CHECK_MS / 1000):
+            if os.getppid() != parent:
+                kill_tree(os.getpid(), include_root=False)
+                os._exit(1)
+
+    threading.Thread(target=watch, name="plait-worker-watchdog", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve tasks until the manager goes away."""
     parser = argparse.ArgumentParser(prog="plait-htex-worker")
@@ -68,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--id", type=int, required=True, help="this worker's number")
     args = parser.parse_args(argv)
     parent = os.getppid()
+    watch_parent(parent)
     context = zmq.Context()
     sock = context.socket(zmq.DEALER)
     sock.setsockopt(zmq.IDENTITY, f"w{args.id}".encode())

@@ -553,16 +553,17 @@ class DataFlowKernel:
         task.try_time_launched = time.time()
         self._set_state(task, States.launched)
         func = task.func
+        resources = task.resource_specification
         if task.walltime is not None:
-            if executor.runs_in_process:
+            if executor.enforces_walltime:
+                resources = {**resources, "walltime": task.walltime}
+            elif executor.runs_in_process:
                 # the clock starts when the body starts, not while it waits for a thread
                 func = _StartsClock(func, self._start_walltime, task, task.try_id)
             else:
                 self._start_walltime(task, task.try_id)
         try:
-            exec_fu = executor.submit(
-                func, task.resource_specification, *(task.args or ()), **(task.kwargs or {})
-            )
+            exec_fu = executor.submit(func, resources, *(task.args or ()), **(task.kwargs or {}))
         except Exception as exc:
             self._try_failed(task, exc)
             return

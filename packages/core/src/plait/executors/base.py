@@ -26,11 +26,16 @@ class Executor(RepresentationMixin, ABC):
         the kernel then starts a task's walltime clock when its body starts. For
         other executors the clock starts at hand-off, and the executor should
         enforce the walltime where the task runs.
+    :cvar enforces_walltime: True if the executor times each task's body where it
+        runs and fails it with :class:`~plait.errors.AppTimeout`; the kernel then
+        passes the walltime as ``resource_specification["walltime"]`` and starts no
+        clock of its own.
     """
 
     plugin_name: ClassVar[str]
     can_cancel_running: ClassVar[bool] = False
     runs_in_process: ClassVar[bool] = False
+    enforces_walltime: ClassVar[bool] = False
 
     label: str = "executor"
     run_dir: str | None = None

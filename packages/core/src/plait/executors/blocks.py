@@ -227,8 +227,22 @@ class BlockProviderExecutor(Executor):
         self.fail_all(ScalingFailed(self, message.removeprefix(prefix)))
 
     def shutdown_blocks(self) -> None:
-        """Cancel every block that is not finished (bounded by the provider's own limits)."""
-        self.scale_in(self.live_blocks())
+        """Cancel every block this executor submitted and has not scaled in, finished ones
+        included: a block whose leader died may still have processes (bounded by the
+        provider's own limits)."""
+        with self._blocks_lock:
+            blocks = [b for b, s in self.block_status.items() if s.state is not JobState.SCALED_IN]
+        jobs = [self.blocks[b] for b in blocks if b in self.blocks]
+        if jobs:
+            try:
+                self.provider.cancel(jobs)
+            except Exception:
+                logger.exception("executor %s: cancelling blocks at shutdown failed", self.label)
+        for block_id in blocks:
+            if block_id in self.blocks and not self.block_status[block_id].terminal:
+                self._set_block(
+                    block_id, self.blocks[block_id], JobStatus(JobState.CANCELLED, "shut down")
+                )
 
 
 def _describe_failure(block_id: str, status: JobStatus) -> str:
