@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
 """Parsl side of the plait-vs-Parsl benchmark.
 
-Runs a fixed set of micro-benchmarks against Parsl's ThreadPoolExecutor
-(label ``threads``, ``max_threads=2``, otherwise a default ``Config``) so
-that Parsl's figures can be recorded next to plait's, measured on the same
-machine in the same run.  This script imports only Parsl and psutil and is
-meant to be run with a separate interpreter that has Parsl installed, e.g.::
+Runs a fixed set of micro-benchmarks against one Parsl executor so that
+Parsl's figures can be recorded next to plait's, measured on the same machine
+in the same run.  ``--executor`` chooses it (otherwise a default ``Config``):
 
-    /opt/parsl-venv/bin/python benchmarks/parsl_side.py --json
+threads    ``ThreadPoolExecutor(label='threads', max_threads=2)`` (the default);
+htex       ``HighThroughputExecutor(label='htex', max_workers_per_node=2,
+           provider=LocalProvider(init_blocks=1, max_blocks=1))``, everything
+           else (``encrypted`` included) at Parsl's defaults.
+
+This script imports only Parsl and psutil and is meant to be run with a
+separate interpreter that has Parsl installed, e.g.::
+
+    /opt/parsl-venv/bin/python benchmarks/parsl_side.py --json [--executor htex]
 
 Benchmarks (every one runs under its own fresh ``parsl.load`` in a ``with``
 block, with ``run_dir`` inside a temporary directory; only the work between
@@ -22,6 +28,11 @@ fan        5000 independent tasks returning an int, then one task summing
 memory     M tasks in batches of 1000, futures dropped after each batch;
            main-process RSS sampled after every 10,000 tasks; bytes per
            finished task = (rss_end - rss_at_10k) / (M - 10000).
+startup    seconds from ``parsl.load(config)`` to the first no-op result
+           (load_to_first_result_s), and seconds to leave the ``with`` block
+           after it (exit_s).  This one times load and cleanup themselves.
+echo       a 1 MB ``bytes`` argument returned by the app: one warm-up, then
+           20 in a row; MB/s each way = size * 20 / elapsed / 1e6.
 
 With ``--json`` stdout carries a single JSON object and the human table
 goes to stderr; without it the table goes to stdout.
@@ -44,50 +55,83 @@ from typing import Any
 import parsl
 from parsl import python_app
 from parsl.config import Config
+from parsl.executors import HighThroughputExecutor
 from parsl.executors.threads import ThreadPoolExecutor
+from parsl.providers import LocalProvider
 
 try:
     import psutil
 except ImportError:  # pragma: no cover - fall back to /proc
     psutil = None
 
-ALL_BENCHMARKS: tuple[str, ...] = ("noop", "roundtrip", "chain", "fan", "memory")
+ALL_BENCHMARKS: tuple[str, ...] = (
+    "noop",
+    "roundtrip",
+    "chain",
+    "fan",
+    "memory",
+    "startup",
+    "echo",
+)
+EXECUTORS: tuple[str, ...] = ("threads", "htex")
 ROUNDTRIP_WARMUP = 20
 ROUNDTRIP_COUNT = 200
 CHAIN_LENGTH = 1000
 FAN_WIDTH = 5000
 MEM_BATCH = 1000
 MEM_SAMPLE_EVERY = 10_000
+ECHO_SIZE = 1 << 20
+ECHO_COUNT = 20
 
 
 # --------------------------------------------------------------------------
-# Apps.  Defined at module level with no explicit DFK, so each call binds to
-# whichever DataFlowKernel is currently loaded.
+# Apps.  The plain functions are module-level (so HTEX workers can receive
+# them); bind_apps() wraps them as python_apps pinned to the chosen executor's
+# label, with no explicit DFK, so each call binds to whichever DataFlowKernel
+# is currently loaded.
 # --------------------------------------------------------------------------
 
 
-@python_app(executors=["threads"])
-def noop() -> None:
+def _noop() -> None:
     """Do nothing."""
     return None
 
 
-@python_app(executors=["threads"])
-def one() -> int:
+def _one() -> int:
     """Return the int 1 (a no-op that yields a value for the fan-in)."""
     return 1
 
 
-@python_app(executors=["threads"])
-def inc(x: int) -> int:
+def _inc(x: int) -> int:
     """Return ``x + 1``; used to build a dependency chain."""
     return x + 1
 
 
-@python_app(executors=["threads"])
-def total(inputs: Sequence[int] = ()) -> int:
+def _total(inputs: Sequence[int] = ()) -> int:
     """Sum the (already resolved) values passed through ``inputs``."""
     return sum(inputs)
+
+
+def _echo(data: bytes) -> bytes:
+    """Return the argument unchanged (the 1 MB echo)."""
+    return data
+
+
+noop: Any = None
+one: Any = None
+inc: Any = None
+total: Any = None
+echo: Any = None
+
+
+def bind_apps(label: str) -> None:
+    """Make the benchmark apps run on the executor labelled ``label``."""
+    global noop, one, inc, total, echo
+    noop = python_app(_noop, executors=[label])
+    one = python_app(_one, executors=[label])
+    inc = python_app(_inc, executors=[label])
+    total = python_app(_total, executors=[label])
+    echo = python_app(_echo, executors=[label])
 
 
 # --------------------------------------------------------------------------
@@ -103,10 +147,28 @@ class Overheads:
     cleanup_s: dict[str, float] = field(default_factory=dict)
 
 
-def make_config(run_dir: str, logging_enabled: bool) -> Config:
-    """Build the benchmark Config: one 2-thread executor, defaults otherwise."""
+def make_executor(executor: str) -> Any:
+    """The one executor under test: 2 threads, or HTEX with one local block of 2 workers."""
+    if executor == "threads":
+        return ThreadPoolExecutor(label="threads", max_threads=2)
+    if executor == "htex":
+        # HTEX starts ``interchange.py`` and ``process_worker_pool.py`` by name from
+        # PATH, as in an activated venv: put this interpreter's bin/ first.
+        bindir = os.path.dirname(sys.executable)
+        if os.environ.get("PATH", "").split(os.pathsep)[0] != bindir:
+            os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+        return HighThroughputExecutor(
+            label="htex",
+            max_workers_per_node=2,
+            provider=LocalProvider(init_blocks=1, max_blocks=1),
+        )
+    raise ValueError(f"unknown executor {executor!r}; choose from {', '.join(EXECUTORS)}")
+
+
+def make_config(run_dir: str, logging_enabled: bool, executor: str = "threads") -> Config:
+    """Build the benchmark Config: one executor, defaults otherwise."""
     return Config(
-        executors=[ThreadPoolExecutor(label="threads", max_threads=2)],
+        executors=[make_executor(executor)],
         run_dir=run_dir,
         initialize_logging=logging_enabled,
     )
@@ -118,6 +180,7 @@ def run_isolated(
     tmp_root: str,
     logging_enabled: bool,
     overheads: Overheads,
+    executor: str = "threads",
 ) -> dict[str, Any]:
     """Run ``body`` under a freshly loaded DFK and clean it up afterwards.
 
@@ -125,7 +188,7 @@ def run_isolated(
     (DFK cleanup) are recorded in ``overheads`` but are not part of the
     benchmark figure itself.
     """
-    config = make_config(os.path.join(tmp_root, f"runinfo-{name}"), logging_enabled)
+    config = make_config(os.path.join(tmp_root, f"runinfo-{name}"), logging_enabled, executor)
     t_load = time.perf_counter()
     dfk = parsl.load(config)
     overheads.load_s[name] = time.perf_counter() - t_load
@@ -236,6 +299,32 @@ def bench_memory(m: int) -> dict[str, Any]:
     }
 
 
+def bench_echo() -> dict[str, Any]:
+    """A 1 MB argument out and back, one task at a time; MB/s each way."""
+    data = os.urandom(ECHO_SIZE)
+    echo(data).result()  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(ECHO_COUNT):
+        if len(echo(data).result()) != ECHO_SIZE:
+            raise RuntimeError("echo returned the wrong number of bytes")
+    elapsed = time.perf_counter() - t0
+    return {"echo_1mb_mb_per_s": ECHO_SIZE * ECHO_COUNT / elapsed / 1e6}
+
+
+def bench_startup(tmp_root: str, logging_enabled: bool, executor: str) -> dict[str, Any]:
+    """``parsl.load(config)`` to the first result, then leaving the ``with`` block."""
+    config = make_config(os.path.join(tmp_root, "runinfo-startup"), logging_enabled, executor)
+    t0 = time.perf_counter()
+    try:
+        with parsl.load(config):
+            noop().result()
+            first = time.perf_counter()
+        done = time.perf_counter()
+    finally:
+        parsl.clear()
+    return {"load_to_first_result_s": first - t0, "exit_s": done - first}
+
+
 # --------------------------------------------------------------------------
 # Driver and reporting
 # --------------------------------------------------------------------------
@@ -262,23 +351,31 @@ def run_all(args: argparse.Namespace) -> tuple[dict[str, Any], Overheads]:
         "chain": bench_chain,
         "fan": bench_fan,
         "memory": lambda: bench_memory(args.mem_n),
+        "echo": bench_echo,
     }
+    bind_apps(args.executor)
+    logging_enabled = not args.no_logging
     results: dict[str, Any] = {}
     overheads = Overheads()
     with tempfile.TemporaryDirectory(prefix="parsl-side-") as tmp_root:
         for name in select_benchmarks(args.only):
-            results.update(
-                run_isolated(name, bodies[name], tmp_root, not args.no_logging, overheads)
-            )
+            if name == "startup":
+                results.update(bench_startup(tmp_root, logging_enabled, args.executor))
+            else:
+                results.update(
+                    run_isolated(
+                        name, bodies[name], tmp_root, logging_enabled, overheads, args.executor
+                    )
+                )
     return results, overheads
 
 
-def build_report(results: dict[str, Any]) -> dict[str, Any]:
+def build_report(results: dict[str, Any], executor: str = "threads") -> dict[str, Any]:
     """Wrap the results in the agreed JSON envelope."""
     return {
         "system": "parsl",
         "version": parsl.__version__,
-        "executor": "threads",
+        "executor": executor,
         "python": platform.python_version(),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "results": results,
@@ -304,6 +401,11 @@ def format_table(report: dict[str, Any], overheads: Overheads, logging_enabled: 
         )
         curve = ", ".join(f"{n // 1000}k:{rss / 2**20:.1f}MiB" for n, rss in r["memory_curve"])
         rows.append(("  rss curve", curve))
+    if "load_to_first_result_s" in r:
+        rows.append(("load -> first result", f"{r['load_to_first_result_s']:.3f} s"))
+        rows.append(("with-block exit", f"{r['exit_s']:.3f} s"))
+    if "echo_1mb_mb_per_s" in r:
+        rows.append(("1 MB echo", f"{r['echo_1mb_mb_per_s']:.0f} MB/s each way"))
     for name in overheads.load_s:
         rows.append(
             (
@@ -314,8 +416,13 @@ def format_table(report: dict[str, Any], overheads: Overheads, logging_enabled: 
         )
     width = max(len(k) for k, _ in rows) if rows else 0
     m = report["machine"]
+    described = {
+        "threads": "threads(max_threads=2)",
+        "htex": "htex(max_workers_per_node=2, LocalProvider 1 block)",
+    }
+    executor = described.get(report["executor"], report["executor"])
     head = (
-        f"parsl {report['version']} executor=threads(max_threads=2) "
+        f"parsl {report['version']} executor={executor} "
         f"logging={'on' if logging_enabled else 'off'} python {report['python']} "
         f"cpus={m['cpus']} {m['platform']}"
     )
@@ -325,6 +432,9 @@ def format_table(report: dict[str, Any], overheads: Overheads, logging_enabled: 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line interface."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--executor", choices=EXECUTORS, default="threads", help="the Parsl executor under test"
+    )
     p.add_argument("--only", help=f"comma-separated subset of: {','.join(ALL_BENCHMARKS)}")
     p.add_argument(
         "--noop-n", type=int, default=5000, help="tasks in the noop benchmark (default 5000)"
@@ -343,7 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     args = parse_args(argv)
     results, overheads = run_all(args)
-    report = build_report(results)
+    report = build_report(results, args.executor)
     table = format_table(report, overheads, not args.no_logging)
     if args.json:
         print(table, file=sys.stderr)

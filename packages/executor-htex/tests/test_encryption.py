@@ -57,7 +57,7 @@ def test_encrypted_run_works_and_keyless_manager_is_refused(tmp_path: Path) -> N
             ],
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=90,
             env=dict(os.environ),
         )
         assert keyless.returncode != 0 and "--cert-dir" in keyless.stderr
