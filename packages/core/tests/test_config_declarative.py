@@ -178,9 +178,10 @@ def test_site_from_toml():
     assert config.executors[0].max_threads == 3
 
 
-def test_site_with_other_keys_is_config_error():
-    with pytest.raises(ConfigError, match="site_options"):
-        Config.from_dict({"site": "local-threads", "retries": 2})
+def test_site_with_other_keys_overrides_them():
+    assert Config.from_dict({"site": "local-threads", "retries": 2}).retries == 2
+    with pytest.raises(ConfigError, match="retries"):
+        Config.from_dict({"site": "local-threads", "retrys": 2})
 
 
 def test_unknown_site_is_unknown_plugin_error():

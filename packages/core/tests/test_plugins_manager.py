@@ -171,8 +171,8 @@ def test_parsl_class_names_resolve_through_the_registry(site: Path) -> None:
         assert GoodExecutor.plugin_name == "good"
         with pytest.raises(ImportError, match="pip install plait-executor-workqueue"):
             from plait.executors import WorkQueueExecutor  # type: ignore[attr-defined]  # noqa: F401
-        with pytest.raises(ImportError, match="pip install plait-provider-slurm"):
-            from plait.providers import SlurmProvider  # type: ignore[attr-defined]  # noqa: F401
+        with pytest.raises(ImportError, match="pip install plait-provider-kubernetes"):
+            from plait.providers import KubernetesProvider  # type: ignore[attr-defined]  # noqa: F401
 
 
 class Recorder:
