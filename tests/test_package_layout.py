@@ -14,7 +14,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = sorted(p for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").exists())
-PLUGIN_PACKAGES = [*PACKAGES, ROOT / "examples" / "plait-provider-toy"]
+PLUGIN_PACKAGES = [
+    *PACKAGES,
+    ROOT / "examples" / "plait-provider-toy",
+    ROOT / "examples" / "site-example",
+]
 
 
 def expected_names(directory: Path) -> tuple[str, str, str | None]:
