@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import importlib_metadata
+
 import plait
 from plait.perf import _inc
 from plait.plugins import Plugins
