@@ -440,3 +440,29 @@ def test_load_by_site_name_and_from_dict_overrides(run_dir: str) -> None:
                 assert add(1, 2).result(timeout=10) == 3
         finally:
             os.chdir(cwd)
+
+
+RECURSIVE = {
+    "plait_recursive_mod": """
+        from plait.executors import ThreadPoolExecutor  # fine: a core name
+        from plait.executors import SomePluginExecutor  # looks plugins up while they load
+    """
+}
+
+
+def test_plugin_that_looks_up_plugins_at_import_fails_to_load_instead_of_deadlocking(
+    site: Path,
+) -> None:
+    from plait.plugins import manager
+
+    make_dist(
+        site, "plait-executor-recursive", "0.1", {"recursive": "plait_recursive_mod"}, RECURSIVE
+    )
+    manager.reset_plugins()
+    try:
+        with pytest.warns(RuntimeWarning, match="while plugins were being loaded"):
+            plugins = manager.get_plugins()
+        assert "recursive" in plugins.load_errors
+        assert plugins.executors.get("threads") is ThreadPoolExecutor
+    finally:
+        manager.reset_plugins()

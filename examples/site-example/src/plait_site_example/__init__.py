@@ -1,5 +1,5 @@
-"""An example site package: named configurations for the example cluster."""
+"""An example site package: named configurations for the example cluster.
 
-from plait_site_example.sites import example_cluster
-
-__all__ = ["example_cluster"]
+The entry point names :mod:`plait_site_example.plugin`, which imports the site
+configs only when the hook runs, so loading the plugin stays cheap.
+"""

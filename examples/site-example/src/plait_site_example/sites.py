@@ -6,9 +6,8 @@ import os
 import sys
 
 from plait import Config
-from plait.executors import HighThroughputExecutor
-from plait.launchers import SrunLauncher
-from plait.providers import SlurmProvider
+from plait_executor_htex import HighThroughputExecutor
+from plait_provider_slurm import SlurmProvider, SrunLauncher
 
 #: what every job of this site runs first: the same Python environment as the submitter
 WORKER_INIT = f"export PATH={os.path.dirname(sys.executable)}:$PATH"

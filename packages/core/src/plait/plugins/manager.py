@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pluggy
 
 from plait.plugins import ENTRY_POINT_GROUP, PROJECT_NAME, hookspecs
-from plait.plugins.errors import DuplicatePluginError, PluginLoadError
+from plait.plugins.errors import DuplicatePluginError, PluginError, PluginLoadError
 from plait.plugins.registry import Registry, SiteConfigRegistry, Source
 
 if TYPE_CHECKING:
@@ -338,16 +338,32 @@ def _version(dist: str) -> str:
 
 
 _current: Plugins | None = None
-_current_lock = threading.Lock()
+_current_lock = threading.RLock()
+_building = threading.local()
 
 
 def get_plugins() -> Plugins:
-    """The process-wide plugin facade, created (and entry points scanned) on first use."""
+    """The process-wide plugin facade, created (and entry points scanned) on first use.
+
+    :raises PluginError: called while the plugins themselves are being imported (a
+        plugin module that looks up plugins at import time); that plugin is then
+        reported as failing to load, instead of the process deadlocking.
+    """
     global _current
     if _current is None:
         with _current_lock:
+            if getattr(_building, "active", False):
+                raise PluginError(
+                    "a plugin looked up plugins while plugins were being loaded (for example "
+                    "`from plait.executors import X` at import time); import the class from "
+                    "its own package, or inside the function that needs it"
+                )
             if _current is None:
-                _current = Plugins()
+                _building.active = True
+                try:
+                    _current = Plugins()
+                finally:
+                    _building.active = False
     return _current
 
 
