@@ -67,3 +67,16 @@ def test_workers_share_one_gpu_and_are_pinned(htex: Any, tmp_path: Path) -> None
 
 def test_accelerators_cap_the_workers_per_node() -> None:
     assert make_htex(max_workers_per_node=None, available_accelerators=1).workers_per_node == 1
+
+
+def test_memory_per_worker_limits_workers_on_the_local_machine() -> None:
+    from plait.providers import LocalProvider
+
+    provider = LocalProvider()
+    assert provider.mem_per_node is not None and provider.mem_per_node > 0
+    assert provider.cores_per_node >= 1
+    one_worker = provider.mem_per_node * 0.75  # GB: only one fits
+    executor = make_htex(max_workers_per_node=None, mem_per_worker=one_worker, provider=provider)
+    assert executor.workers_per_node == 1
+    roomy = make_htex(max_workers_per_node=None, mem_per_worker=0.001, provider=LocalProvider())
+    assert roomy.workers_per_node == provider.cores_per_node

@@ -50,6 +50,9 @@ class LocalProvider(ExecutionProvider):
         self.cmd_timeout = cmd_timeout
         self.label = "local"
         self.status_polling_interval = 1.0
+        # the one node is this machine: executors size their workers from it
+        self.cores_per_node = os.cpu_count() or 1
+        self.mem_per_node = _memory_gb()
         self._jobs: dict[str, subprocess.Popen[bytes]] = {}
         self._paths: dict[str, tuple[str, str]] = {}
         self._cancelled: set[str] = set()
@@ -133,6 +136,18 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _memory_gb() -> float | None:
+    """This machine's memory in GB, from /proc/meminfo (None where there is none)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) / 1024**2
+    except OSError:
+        pass
+    return None
 
 
 def _tail(path: str, limit: int = 500) -> str:
