@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import zmq
+from side_by_side import plait_commit  # this directory is on sys.path for a script
 
 from plait_executor_htex import protocol
 
@@ -505,20 +506,6 @@ def profile(n: int, args: argparse.Namespace) -> str:
 
 
 # -- driver -------------------------------------------------------------------------
-
-
-def plait_commit() -> str:
-    """The plait commit measured: ``$PLAIT_COMMIT`` when plait is imported from a snapshot
-    (e.g. ``git archive`` of one commit on PYTHONPATH), else ``git rev-parse --short
-    HEAD`` with ``+dirty`` if packages/ has uncommitted changes."""
-    if os.environ.get("PLAIT_COMMIT"):
-        return os.environ["PLAIT_COMMIT"]
-    git = ["git", "-C", str(HERE.parent)]
-    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(
-        [*git, "status", "--porcelain", "--", "packages"], capture_output=True, text=True
-    )
-    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def main() -> int:

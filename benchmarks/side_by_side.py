@@ -106,34 +106,10 @@ def run_json(cmd: list[str], idle_limit: float | None = None) -> dict[str, Any]:
 
 def commands(args: argparse.Namespace, only: str) -> dict[str, list[str]]:
     """The three systems under test, as command lines."""
-    plait_cmd = [
-        sys.executable,
-        "-m",
-        "plait",
-        "perf",
-        "--executor",
-        args.executor,
-        "--json",
-        "--only",
-        only,
-        "--noop-n",
-        str(args.noop_n),
-        "--mem-n",
-        str(args.mem_n),
-    ]
-    parsl_cmd = [
-        args.parsl_python,
-        str(HERE / "parsl_side.py"),
-        "--executor",
-        args.executor,
-        "--json",
-        "--only",
-        only,
-        "--noop-n",
-        str(args.noop_n),
-        "--mem-n",
-        str(args.mem_n),
-    ]
+    options = ["--executor", args.executor, "--json", "--only", only,
+               "--noop-n", str(args.noop_n), "--mem-n", str(args.mem_n)]  # fmt: skip
+    plait_cmd = [sys.executable, "-m", "plait", "perf", *options]
+    parsl_cmd = [args.parsl_python, str(HERE / "parsl_side.py"), *options]
     return {"plait": plait_cmd, "parsl": parsl_cmd, "parsl-nolog": [*parsl_cmd, "--no-logging"]}
 
 

@@ -26,12 +26,6 @@ class RepresentationMixin:
         return f"{type(self).__name__}({', '.join(parts)})"
 
 
-def wtime_to_minutes(time_string: str) -> int:
-    """``"HH:MM:SS"`` to whole minutes, rounding seconds up (batch walltimes)."""
-    hours, minutes, seconds = (int(part) for part in time_string.split(":"))
-    return hours * 60 + minutes + (1 if seconds > 0 else 0)
-
-
 def hms_to_seconds(value: str | float | int) -> float:
     """A period given as seconds or as ``"HH:MM:SS"``, in seconds."""
     if isinstance(value, int | float):
@@ -41,20 +35,6 @@ def hms_to_seconds(value: str | float | int) -> float:
     for part in parts:
         total = total * 60 + part
     return total
-
-
-def accepts_keyword(func: Any, name: str) -> bool:
-    """Whether calling ``func(name=...)`` is allowed by its signature."""
-    try:
-        params = inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        return True
-    if name in params and params[name].kind in (
-        inspect.Parameter.POSITIONAL_OR_KEYWORD,
-        inspect.Parameter.KEYWORD_ONLY,
-    ):
-        return True
-    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def __getattr__(name: str) -> Any:

@@ -288,7 +288,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
         fut._htex_id = task_id  # type: ignore[attr-defined]
         self._futures[task_id] = fut
         self._send(protocol.TASKS, (task_id, priority, walltime, payload))
-        if self.poke is not None and not self.live_blocks():
+        # cheap test first: while managers are connected there is surely a live block
+        if self.poke is not None and not self._status.get("blocks") and not self.live_blocks():
             self.poke()
         return fut
 
