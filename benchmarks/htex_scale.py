@@ -345,7 +345,7 @@ class Harness:
                 sock.send_multipart(
                     protocol.batch(
                         protocol.RESULTS,
-                        [(header_id(i), protocol.RESULT_OK) for i in ids],
+                        [(header_id(i), protocol.RESULT_OK, 0.0) for i in ids],
                         payloads,
                     ),
                     copy=False,

@@ -72,7 +72,6 @@ class HighThroughputExecutor(BlockProviderExecutor):
     plugin_name = "htex"
     can_cancel_running = True
     enforces_walltime = True  # the manager times the running task and replaces its worker
-    enforces_walltime = True  # the manager times the running task and replaces its worker
 
     def __init__(
         self,

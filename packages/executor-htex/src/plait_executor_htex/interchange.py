@@ -31,7 +31,7 @@ from typing import Any
 import zmq
 
 from plait.serialize import pack
-from plait_executor_htex import curve, protocol
+from plait_executor_htex import curve, pacing, protocol
 from plait_executor_htex.errors import ManagerLost
 
 logger = logging.getLogger("plait_executor_htex.interchange")
@@ -51,23 +51,27 @@ class ManagerState:
     idle_since: float | None = None
     draining: bool = False
     held: bool = False
+    pace: pacing.TaskPace = field(default_factory=pacing.TaskPace)
 
     @property
     def most(self) -> int:
-        """The most tasks this manager ever holds at once."""
-        return self.workers + (self.prefetch if self.prefetch >= 0 else 8 * self.workers)
+        """The most tasks this manager may hold at once now."""
+        if self.prefetch >= 0:
+            return self.workers + self.prefetch
+        return self.workers * (1 + pacing.manager_extra_per_worker(self.pace.seconds))
 
     def free(self, queued: int, managers: int) -> int:
         """Tasks this manager may take now. A fixed ``prefetch`` (Parsl's meaning) adds that
         many beyond its workers; adaptive prefetch (-1) lets it take a share of a long
-        queue (at most 8 per worker) and nothing extra when the queue is short, so no
-        manager hoards tasks that another could start."""
+        queue, as much as its workers get through in a few milliseconds (see
+        :mod:`plait_executor_htex.pacing`), and nothing extra when the queue is short, so
+        no manager hoards tasks that another could start."""
         if self.draining:
             return 0
         if self.prefetch >= 0:
             extra = self.prefetch
         else:
-            extra = min(8 * self.workers, queued // (2 * max(1, managers)))
+            extra = min(self.most - self.workers, queued // (2 * max(1, managers)))
         return self.workers + extra - len(self.tasks)
 
 
@@ -213,7 +217,9 @@ class Interchange:
                 unpacked = protocol.unbatch(frames[2:])
                 if unpacked is None:
                     raise ValueError("result header does not match its payloads")
-                for (task_id, result_kind), data in zip(*unpacked, strict=True):
+                header, payloads = unpacked
+                manager.pace.add_results(header)
+                for (task_id, result_kind, _), data in zip(header, payloads, strict=True):
                     manager.tasks.discard(task_id)
                     self.where.pop(task_id, None)
                     if task_id in self.cancelled or result_kind == protocol.RESULT_CANCELLED:
@@ -274,6 +280,7 @@ class Interchange:
             return
         self.managers[identity] = self.room[identity] = state
         self.workers.send_multipart([identity, protocol.OK, b""])
+        self.last_status = 0.0  # tell the executor at once that a block is live
         logger.info(
             "manager %s on %s (block %s) registered with %s workers",
             info["uid"],
@@ -317,7 +324,7 @@ class Interchange:
         managers = len(self.managers)
         for manager in list(self.room.values()):
             free = manager.free(len(self.queue), managers)
-            if free <= 0:
+            if not pacing.worth_sending(free, len(manager.tasks), manager.most, len(self.queue)):
                 continue
             batch: list[tuple[tuple[int, float | None], Any]] = []
             while self.queue and len(batch) < free:

@@ -26,16 +26,13 @@ import zmq
 
 from plait.errors import AppTimeout
 from plait.serialize import pack
-from plait_executor_htex import curve, protocol
+from plait_executor_htex import curve, pacing, protocol
 from plait_executor_htex.affinity import cpu_sets, parse_accelerators, worker_environment
 from plait_executor_htex.errors import WorkerLost
 from plait_executor_htex.procs import kill_tree
 
 logger = logging.getLogger("plait_executor_htex.manager")
 
-
-#: most tasks handed to one worker at once
-MAX_CHUNK = 32
 
 
 class Worker:
@@ -83,7 +80,9 @@ class Manager:
         self.payloads: dict[int, Any] = {}  # tasks handed to workers, until reported
         self.walltimes: dict[int, float] = {}  # seconds, for tasks that have one
         self.cancelled: set[int] = set()
-        self.results: list[tuple[int, str, Any]] = []
+        #: (task id, result kind, seconds it ran or None, packed outcome)
+        self.results: list[tuple[int, str, float | None, Any]] = []
+        self.pace = pacing.TaskPace()
         self.last_heard = time.monotonic()
         self.last_sent = 0.0
         self.started = time.monotonic()
@@ -140,16 +139,16 @@ class Manager:
                 walltime = self.walltimes.pop(running, None)
                 if running in self.cancelled:
                     self.cancelled.discard(running)
-                    self.results.append((running, protocol.RESULT_CANCELLED, b""))
+                    self.results.append((running, protocol.RESULT_CANCELLED, None, b""))
                 elif running == worker.timed_out:
                     error: Exception = AppTimeout(
                         f"task {running} exceeded its walltime of {walltime:g} s on "
                         f"{self.hostname} (block {self.block_id}); its worker was replaced"
                     )
-                    self.results.append((running, protocol.RESULT_ERR, pack(error)))
+                    self.results.append((running, protocol.RESULT_ERR, None, pack(error)))
                 else:
                     error = WorkerLost(worker.index, self.hostname, self.block_id, code)
-                    self.results.append((running, protocol.RESULT_ERR, pack(error)))
+                    self.results.append((running, protocol.RESULT_ERR, None, pack(error)))
                 for task_id in reversed(worker.assigned):
                     payload = self.payloads.pop(task_id, None)
                     if payload is not None and task_id not in self.cancelled:
@@ -179,20 +178,30 @@ class Manager:
                 logger.error("worker %d did not die", worker.index)
 
     def dispatch(self) -> None:
-        """Hand queued tasks to idle workers: one each when few wait, a share of the
-        queue (guided self-scheduling, at most MAX_CHUNK) when many do."""
+        """Hand queued tasks to workers: a share of the queue (guided self-scheduling),
+        sized by how long tasks take (:mod:`plait_executor_htex.pacing`): busy workers
+        are topped up ahead of time when tasks are short, only idle ones get work when
+        tasks are long or not yet timed."""
         if not self.queue:
             return
-        idle = [w for w in self.workers.values() if w.ready and not w.assigned]
-        for n, worker in enumerate(idle):
+        hold = pacing.worker_hold(self.pace.seconds)
+        if hold is None:
+            takers = [w for w in self.workers.values() if w.ready and not w.assigned]
+        else:
+            takers = [
+                w for w in self.workers.values() if w.ready and len(w.assigned) <= hold // 2
+            ]
+        for n, worker in enumerate(takers):
             if not self.queue:
                 return
-            chunk = min(MAX_CHUNK, max(1, len(self.queue) // (2 * (len(idle) - n))))
-            batch = [self.queue.popleft() for _ in range(min(chunk, len(self.queue)))]
+            room = pacing.UNKNOWN_CHUNK if hold is None else hold - len(worker.assigned)
+            share = max(1, len(self.queue) // (2 * (len(takers) - n)))
+            batch = [self.queue.popleft() for _ in range(min(room, share, len(self.queue)))]
+            if not worker.assigned:
+                worker.head_started = time.monotonic()
             for task_id, payload in batch:
                 worker.assigned.append(task_id)
                 self.payloads[task_id] = payload
-            worker.head_started = time.monotonic()
             frames = protocol.batch(protocol.TASK, [t for t, _ in batch], [p for _, p in batch])
             self.workers_sock.send_multipart([worker.identity, *frames], copy=False)
 
@@ -205,7 +214,7 @@ class Manager:
             self.queue = collections.deque(t for t in self.queue if t[0] not in wanted)
             for task_id, _ in queued:
                 self.walltimes.pop(task_id, None)
-                self.results.append((task_id, protocol.RESULT_CANCELLED, b""))
+                self.results.append((task_id, protocol.RESULT_CANCELLED, None, b""))
         for worker in self.workers.values():
             hit = wanted.intersection(worker.assigned)
             if not hit:
@@ -219,7 +228,7 @@ class Manager:
                     worker.assigned.remove(task_id)
                     self.payloads.pop(task_id, None)
                     self.walltimes.pop(task_id, None)
-                    self.results.append((task_id, protocol.RESULT_CANCELLED, b""))
+                    self.results.append((task_id, protocol.RESULT_CANCELLED, None, b""))
                 self.workers_sock.send_multipart(
                     [worker.identity, protocol.CANCEL, protocol.dumps(waiting)]
                 )
@@ -294,8 +303,8 @@ class Manager:
                 next_check = now + 0.1
             self.dispatch()
             if self.results:
-                header = [(task_id, kind) for task_id, kind, _ in self.results]
-                data = [d for _, _, d in self.results]
+                header = [(task_id, kind, seconds) for task_id, kind, seconds, _ in self.results]
+                data = [d for *_, d in self.results]
                 self.ix.send_multipart(protocol.batch(protocol.RESULTS, header, data), copy=False)
                 self.results = []
                 self.last_sent = now
@@ -345,18 +354,24 @@ class Manager:
             unpacked = protocol.unbatch(frames[2:])
             if unpacked is None:
                 return
-            for (task_id, result_kind), data in zip(*unpacked, strict=True):
-                try:
-                    worker.assigned.remove(task_id)
-                except ValueError:
-                    pass  # withdrawn by a cancel that crossed the result
+            header, payloads = unpacked
+            self.pace.add_results(header)
+            now = time.monotonic()
+            for (task_id, result_kind, seconds), data in zip(header, payloads, strict=True):
+                if worker.assigned and worker.assigned[0] == task_id:
+                    worker.assigned.popleft()
+                else:
+                    try:
+                        worker.assigned.remove(task_id)
+                    except ValueError:
+                        pass  # withdrawn by a cancel that crossed the result
                 self.payloads.pop(task_id, None)
                 self.walltimes.pop(task_id, None)
-                worker.head_started = time.monotonic()
+                worker.head_started = now
                 if task_id in self.cancelled:
                     self.cancelled.discard(task_id)
                 else:
-                    self.results.append((task_id, result_kind, data))
+                    self.results.append((task_id, result_kind, seconds, data))
 
     def close(self) -> None:
         self.stopping = True

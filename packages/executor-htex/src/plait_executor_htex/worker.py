@@ -4,9 +4,10 @@ Started by the manager with exec (``python -m plait_executor_htex.worker``), it
 connects to the manager's loopback port, asks for work, and exits as soon as its
 manager is gone, so a killed pilot job leaves no worker behind.
 
-The manager may hand it a short list of tasks at once when many are waiting;
-they run in order, and results go back in batches: whenever the worker runs
-out of tasks, and before starting a task once the oldest unsent result is
+The manager may hand it several tasks at once (more while it runs, when tasks
+are short); they run in order. Results go back in batches, each with the time
+its task ran (the manager paces what it hands out by it): whenever the worker
+runs out of tasks, and before starting a task once the oldest unsent result is
 ``FLUSH_AFTER`` seconds old, so a slow task is never left holding others'
 results. Before each task the worker takes in any messages that arrived, so a
 cancelled task that has not started is dropped without running.
@@ -21,7 +22,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any
+from typing import Any, cast
 
 import zmq
 
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     sock.connect(f"tcp://127.0.0.1:{args.port}")
     sock.send_multipart([protocol.READY, b""])
     queue: collections.deque[tuple[int, Any]] = collections.deque()
-    header: list[tuple[int, str]] = []
+    header: list[tuple[int, str, float]] = []  # (task id, result kind, seconds it ran)
     data: list[bytes] = []
     oldest = 0.0
     try:
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                     if os.getppid() != parent:
                         return 0  # the manager died: do not linger as an orphan
                     continue
-            while sock.poll(0):
+            while cast(int, sock.get(zmq.EVENTS)) & zmq.POLLIN:  # cheaper than poll(0)
                 frames = sock.recv_multipart()
                 kind = frames[0]
                 if kind == protocol.STOP:
@@ -123,10 +124,11 @@ def main(argv: list[str] | None = None) -> int:
                 sock.send_multipart(protocol.batch(protocol.RESULT, header, data), copy=False)
                 header, data = [], []
             task_id, payload = queue.popleft()
+            began = time.perf_counter()
             result_kind, packed = run_task(payload)
             if not header:
                 oldest = time.monotonic()
-            header.append((task_id, result_kind))
+            header.append((task_id, result_kind, time.perf_counter() - began))
             data.append(packed)
     finally:
         sock.close(0)
