@@ -356,7 +356,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
                     self._flush_outbox(sock)
                 if sock in events:
                     while sock.poll(0):
-                        self._on_message(sock.recv_multipart())
+                        self._on_message(protocol.recv(sock))
                     heard = now
                 if now - last_beat >= self.heartbeat_period:
                     sock.send_multipart([protocol.HB, b""])

@@ -135,11 +135,11 @@ class Interchange:
             now = time.monotonic()
             if self.client in events:
                 while self.client.poll(0):
-                    if self.on_client(self.client.recv_multipart(), now):
+                    if self.on_client(protocol.recv(self.client), now):
                         return 0
             if self.workers in events:
                 while self.workers.poll(0):
-                    self.on_manager(self.workers.recv_multipart(), now)
+                    self.on_manager(protocol.recv(self.workers), now)
             self.expire_managers(now)
             self.dispatch(now)
             self.flush(now)

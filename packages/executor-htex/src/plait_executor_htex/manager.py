@@ -290,11 +290,11 @@ class Manager:
             now = time.monotonic()
             if self.ix in events:
                 while self.ix.poll(0):
-                    self.on_interchange(self.ix.recv_multipart())
+                    self.on_interchange(protocol.recv(self.ix))
                 self.last_heard = now
             if self.workers_sock in events:
                 while self.workers_sock.poll(0):
-                    self.on_worker(self.workers_sock.recv_multipart())
+                    self.on_worker(protocol.recv(self.workers_sock))
             if self.stopping:
                 return 0
             if now >= next_check:

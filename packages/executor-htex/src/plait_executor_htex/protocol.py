@@ -7,7 +7,8 @@ Task payloads and results are opaque bytes made by :mod:`plait.serialize`; a bat
 of them travels as ``[kind, header, large, large, ...]``: small payloads ride
 inside the pickled header (one frame for the whole batch), payloads of
 ``LARGE`` bytes or more get a frame of their own, so no hop re-pickles a large
-argument or result.
+argument or result, and relays receive large frames without copying them
+(:func:`recv`).
 
 Channels:
 
@@ -15,10 +16,15 @@ Channels:
   payload)], ``CANCEL`` [id], ``HB``, ``STOP``;
 * interchange -> executor: ``RESULTS`` [(id, kind, data)], ``STATUS`` {blocks},
   ``REFUSED`` (a manager was refused: message);
-* manager -> interchange: ``REG`` (JSON registration), ``HB``, ``RESULTS``, ``DRAIN``;
+* manager -> interchange: ``REG`` (JSON registration), ``HB``, ``RESULTS`` [(id, kind,
+  seconds)], ``DRAIN``;
 * interchange -> manager: ``OK``, ``REFUSED`` (JSON reason), ``TASKS`` [(id,
   payload)], ``CANCEL`` [id], ``HB``, ``STOP``;
-* worker <-> manager: ``READY``; ``TASK`` (id, payload); ``RESULT`` (id, kind, data).
+* worker <-> manager: ``READY``; ``TASK`` (id, payload); ``RESULT`` (id, kind, seconds,
+  data).
+
+``seconds`` is how long the task ran (None for one that never ran: cancelled,
+lost); managers and the interchange pace their hand-outs by it.
 
 Result kinds: ``ok`` (data = packed result), ``err`` (data = packed exception).
 """
@@ -29,6 +35,8 @@ import json
 import pickle
 import platform
 from typing import Any
+
+import zmq
 
 HELLO = b"HELLO"
 TASKS = b"TASKS"
@@ -116,3 +124,10 @@ def versions() -> str:
 
     major_minor = ".".join(platform.python_version_tuple()[:2])
     return f"plait {plait_version} / plait-executor-htex {htex_version} / Python {major_minor}"
+
+
+def recv(sock: zmq.Socket[Any]) -> list[Any]:
+    """The next message on ``sock``: small frames as ``bytes``, frames of ``LARGE`` bytes
+    or more as :class:`zmq.Frame` (read through the buffer protocol, forwarded by
+    ``send_multipart(copy=False)``), so no hop copies a large payload in Python."""
+    return [f.bytes if len(f) < LARGE else f for f in sock.recv_multipart(copy=False)]

@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                         return 0  # the manager died: do not linger as an orphan
                     continue
             while cast(int, sock.get(zmq.EVENTS)) & zmq.POLLIN:  # cheaper than poll(0)
-                frames = sock.recv_multipart()
+                frames = protocol.recv(sock)
                 kind = frames[0]
                 if kind == protocol.STOP:
                     return 0
