@@ -103,6 +103,13 @@ def pid_then_sleep(pid_file: str, seconds: float) -> int:
 
 
 @python_app
+def nap(seconds: float) -> float:
+    """Sleep ``seconds`` (a task of known length)."""
+    time.sleep(seconds)
+    return seconds
+
+
+@python_app
 def touch_then_return(path: str, value: Any) -> Any:
     """Create ``path`` (proof that the task ran) and return ``value``."""
     _write_atomically(path, "ran")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import htex_apps
 import pytest
+from htex_helpers import TASK_TIMEOUT, make_htex
 
 from plait_executor_htex import pacing
 
@@ -70,3 +74,23 @@ def test_pace_is_a_moving_average_of_timed_tasks_only() -> None:
     assert pace.seconds == pytest.approx(1.0, rel=1e-3)
     pace.add(0.0, 0)  # an empty batch changes nothing
     assert pace.seconds == pytest.approx(1.0, rel=1e-3)
+
+
+def test_once_tasks_are_known_to_be_long_no_task_waits_behind_one(htex, tmp_path: Path) -> None:
+    """After tasks that took 0.2 s, workers get one task at a time: the short tasks queued
+    around a long one all run on the other worker while the long one still runs. (The
+    manager holds them all, prefetched; handed out several at a time, as they are while
+    the pace is unknown, some would wait behind the long one until it ends.)"""
+    loaded = htex(make_htex(max_workers_per_node=2, prefetch_capacity=10))
+    warm = [htex_apps.nap(0.2) for _ in range(2)]
+    assert [f.result(timeout=TASK_TIMEOUT) for f in warm] == [0.2, 0.2]
+    release = tmp_path / "release"
+    before = [htex_apps.add(i, 1) for i in range(2)]
+    long = htex_apps.blocker(str(tmp_path / "started"), str(release))
+    after = [htex_apps.add(i, 10) for i in range(6)]
+    assert [f.result(timeout=TASK_TIMEOUT) for f in before + after] == [
+        1, 2, 10, 11, 12, 13, 14, 15,
+    ]
+    assert not long.done()
+    release.write_text("go")
+    assert long.result(timeout=TASK_TIMEOUT) in loaded.worker_pids("0", count=2)
