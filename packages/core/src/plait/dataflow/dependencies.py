@@ -11,6 +11,7 @@ and no containers) costs one ``type()`` lookup per argument.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -36,8 +37,11 @@ def _gather(obj: Any, found: list[Future[Any]]) -> None:
                 _gather(item, found)
 
 
-def find_futures(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Future[Any]]:
-    """Every distinct future in ``args`` and ``kwargs``, in first-seen order."""
+def find_futures(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Sequence[Future[Any]]:
+    """Every distinct future in ``args`` and ``kwargs``, in first-seen order (an empty
+    tuple, not a new list, when there is none: most tasks keep this for their lifetime)."""
+    if not args and not kwargs:
+        return ()
     found: list[Future[Any]] = []
     for arg in args:
         if type(arg) not in _ATOMIC:
@@ -50,7 +54,7 @@ def find_futures(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Future[A
         for fut in found:
             unique.setdefault(id(fut), fut)
         found = list(unique.values())
-    return found
+    return found if found else ()
 
 
 def _unwrap(obj: Any) -> Any:

@@ -749,7 +749,7 @@ class DataFlowKernel:
         # through it (future <-> record, dependency callbacks), so finished tasks
         # are freed by reference counting instead of waiting for the cyclic GC.
         task.args = task.kwargs = task.exec_fu = task.app_fu = task.joins = None
-        task.depends = []
+        task.depends = ()
         if self._garbage_collect:
             self.tasks.pop(task.id, None)
         if self._slots is not None:

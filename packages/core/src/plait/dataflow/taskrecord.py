@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -80,7 +80,7 @@ class TaskRecord:
         self.executor_obj: Executor | None = None
         self.time_invoked = time_invoked
         self.status = States.pending
-        self.depends: list[Future[Any]] = []
+        self.depends: Sequence[Future[Any]] = ()
         self.pending_deps = 0
         self.app_fu: AppFuture | None = None
         self.exec_fu: Future[Any] | None = None
@@ -89,7 +89,7 @@ class TaskRecord:
         self.fail_history: list[str] = []
         self.hashsum: str | None = None
         self.memoize = False
-        self.ignore_for_cache: list[str] = []
+        self.ignore_for_cache: Sequence[str] = ()
         self.from_memo = False
         self.try_id = 0
         self.try_time_launched: float | None = None
