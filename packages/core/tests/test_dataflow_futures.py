@@ -13,6 +13,7 @@ import pytest
 from plait import python_app
 from plait.dataflow.futures import AppFuture
 from plait.dataflow.taskrecord import TaskRecord
+from plait.lean_future import LeanFuture
 
 TIMEOUT = 10
 
@@ -33,8 +34,9 @@ def _bare_future() -> AppFuture:
 
 
 def test_has_every_field_of_the_standard_future() -> None:
-    """AppFuture sets Future's fields itself (with a lighter condition): a Python that
-    adds a field to Future must not leave AppFuture without it."""
+    """LeanFuture sets Future's fields itself (with a lighter condition): a Python that
+    adds a field to Future must not leave it, or AppFuture, without it."""
+    assert set(vars(Future())) == set(vars(LeanFuture()))
     assert set(vars(Future())) <= set(vars(_bare_future()))
 
 

@@ -26,6 +26,7 @@ import zmq
 
 from plait.errors import ConfigError, ExecutorError, InvalidResourceSpecification
 from plait.executors.blocks import BlockProviderExecutor
+from plait.lean_future import LeanFuture
 from plait.providers.base import ExecutionProvider
 from plait.serialize import pack_apply, unpack
 from plait_executor_htex import curve, protocol
@@ -283,7 +284,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
             priority = int(resource_specification.get("priority", 0))
             walltime = resource_specification.get("walltime")
         task_id = next(self._ids)
-        fut: Future[Any] = Future()
+        fut: Future[Any] = LeanFuture()
         fut._htex_id = task_id  # type: ignore[attr-defined]
         self._futures[task_id] = fut
         self._send(protocol.TASKS, (task_id, priority, walltime, payload))

@@ -2,48 +2,18 @@
 
 from __future__ import annotations
 
-import collections
 import operator
-import threading
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
+
+from plait.lean_future import LeanFuture
 
 if TYPE_CHECKING:
     from plait.data_provider.files import File
     from plait.dataflow.taskrecord import TaskRecord
 
 
-class _FutureCondition(threading.Condition):
-    """A :class:`threading.Condition` for one future, five objects lighter.
-
-    The standard one keeps five bound methods of its lock on itself. Users hold
-    task futures by the hundred thousand, and every object a future keeps is one
-    more for the cyclic GC to walk over and over: with 50,000 futures held, the GC
-    took about 45% of the kernel's time per task. These are the same methods,
-    looked up on the class instead of stored per instance.
-    """
-
-    def __init__(self) -> None:  # the parent's __init__ would store the bound methods
-        self._lock = threading.RLock()
-        self._waiters: collections.deque[Any] = collections.deque()
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        return self._lock.acquire(blocking, timeout)
-
-    def release(self) -> None:
-        self._lock.release()
-
-    def _release_save(self) -> Any:
-        return self._lock._release_save()  # type: ignore[attr-defined]
-
-    def _acquire_restore(self, state: Any) -> None:
-        self._lock._acquire_restore(state)  # type: ignore[attr-defined]
-
-    def _is_owned(self) -> bool:
-        return bool(self._lock._is_owned())  # type: ignore[attr-defined]
-
-
-class AppFuture(Future[Any]):
+class AppFuture(LeanFuture[Any]):
     """The result of an app call, available once the task reaches a final state.
 
     Retries are invisible: the future completes once, with the last try's result
@@ -60,14 +30,7 @@ class AppFuture(Future[Any]):
     _stderr: Any = None
 
     def __init__(self, task_record: TaskRecord) -> None:
-        # Future.__init__'s fields, with the lighter condition (a test checks that
-        # these are still all of Future's fields)
-        self._condition = _FutureCondition()
-        self._state = "PENDING"
-        self._result = None
-        self._exception = None
-        self._waiters: list[Any] = []
-        self._done_callbacks: list[Any] = []
+        super().__init__()
         self.task_record = task_record
         self.tid: int = task_record.id
 

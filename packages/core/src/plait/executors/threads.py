@@ -13,6 +13,7 @@ from typing import Any
 from plait.app.bash import kill_command_of_thread, kill_running_commands
 from plait.errors import InvalidResourceSpecification
 from plait.executors.base import Executor
+from plait.lean_future import LeanFuture
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class ThreadPoolExecutor(Executor):
             raise ExecutorError(self, "has been shut down; load a new config to submit tasks")
         if not self._threads:
             self.start()
-        fut: Future[Any] = Future()
+        fut: Future[Any] = LeanFuture()
         self._queue.put((fut, func, args, kwargs))
         return fut
 
