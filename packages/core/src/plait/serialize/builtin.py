@@ -90,13 +90,24 @@ class ByReferenceSerializer(Serializer):
 
     plugin_name = "byref"
 
+    def __init__(self) -> None:
+        # The reference :meth:`accepts` found, for the :meth:`serialize` call that
+        # follows it (once per task). Only reused for that very object: a name
+        # rebound since an earlier task must be looked up again.
+        self._accepted: tuple[Any, str | None] = (None, None)
+
     def accepts(self, obj: Any) -> bool:
         """Functions defined at module level outside ``__main__`` (apps included)."""
-        return function_reference(obj) is not None
+        reference = function_reference(obj)
+        self._accepted = (obj, reference)
+        return reference is not None
 
     def serialize(self, obj: Any) -> bytes:
         """``module:qualname`` of ``obj``."""
-        reference = function_reference(obj)
+        accepted, reference = self._accepted
+        self._accepted = (None, None)
+        if accepted is not obj:
+            reference = function_reference(obj)
         if reference is None:
             raise TypeError(f"{obj!r} is not an importable module-level function")
         return reference.encode()
