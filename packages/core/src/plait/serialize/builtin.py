@@ -10,6 +10,7 @@ from typing import Any
 
 from plait.errors import DeserializationError
 from plait.serialize.base import Serializer
+from plait.serialize.function_cache import pickled_by_value
 
 
 class PickleSerializer(Serializer):
@@ -18,8 +19,20 @@ class PickleSerializer(Serializer):
     plugin_name = "pickle"
 
     def serialize(self, obj: Any) -> bytes:
-        """Pickled ``obj``."""
-        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        """Pickled ``obj``.
+
+        :raises pickle.PicklingError: ``obj`` refers to something in ``__main__`` (a
+            function or class of the user's script) by name, which a worker, whose
+            ``__main__`` is another program, cannot import; dill, next in line,
+            sends such things by value.
+        """
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        if b"__main__" in data:
+            raise pickle.PicklingError(
+                f"{type(obj).__qualname__} refers to __main__ by name, which workers cannot "
+                "import"
+            )
+        return data
 
     def deserialize(self, data: bytes | memoryview) -> Any:
         """Unpickled ``data``."""
@@ -32,16 +45,24 @@ class DillSerializer(Serializer):
     plugin_name = "dill"
 
     def serialize(self, obj: Any) -> bytes:
-        """``obj`` pickled by dill (imported on first use: it is slow to import)."""
-        import dill
-
-        return bytes(dill.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL, recurse=True))
+        """``obj`` pickled by dill (imported on first use: it is slow to import). A function
+        is pickled again only when something it captures changed (see
+        :mod:`plait.serialize.function_cache`)."""
+        if isinstance(obj, types.FunctionType):
+            return pickled_by_value(obj, _dill_dumps)
+        return _dill_dumps(obj)
 
     def deserialize(self, data: bytes | memoryview) -> Any:
         """``data`` unpickled by dill."""
         import dill
 
         return dill.loads(bytes(data))
+
+
+def _dill_dumps(obj: Any) -> bytes:
+    import dill
+
+    return bytes(dill.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL, recurse=True))
 
 
 def function_reference(obj: Any) -> str | None:
