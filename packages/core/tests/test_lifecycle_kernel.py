@@ -259,9 +259,14 @@ def test_task_counts_show_pending_failed_and_dep_fail(dfk):
     assert counts["pending"] == 1
     assert counts["failed"] == 1
     assert counts["dep_fail"] == 1
+    assert dfk.task_counts_by_app() == {
+        "inc": {"pending": 1, "dep_fail": 1},
+        "boom": {"failed": 1},
+    }
     gate.set_result(0)
     waiting.result(timeout=TIMEOUT)
     assert dfk.task_counts()["pending"] == 0
+    assert dfk.task_counts_by_app()["inc"] == {"exec_done": 1, "dep_fail": 1}
 
 
 def test_wait_for_current_tasks(dfk):

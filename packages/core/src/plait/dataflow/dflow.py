@@ -17,6 +17,7 @@ with none, no event object is ever built.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import os
@@ -137,6 +138,8 @@ class DataFlowKernel:
         self._ids = itertools.count()
         self._lock = threading.Lock()
         self._final_counts: dict[States, int] = dict.fromkeys(FINAL_STATES, 0)
+        #: final tasks per (app name, state), for progress displays
+        self._final_by_app: collections.Counter[tuple[str, States]] = collections.Counter()
         self._log_handler = self._start_logging()
         self._debug = logger.isEnabledFor(logging.DEBUG)
         self._retries = self.config.retries
@@ -357,6 +360,19 @@ class DataFlowKernel:
             if task.status not in FINAL_STATES:
                 counts[task.status.name] += 1
         return counts
+
+    def task_counts_by_app(self) -> dict[str, dict[str, int]]:
+        """:meth:`task_counts` for each app, by app name (only the states it has tasks in);
+        cheap enough to poll a few times a second while a workflow runs."""
+        by_app: dict[str, dict[str, int]] = {}
+        with self._lock:
+            for (app, state), n in self._final_by_app.items():
+                by_app.setdefault(app, {})[state.name] = n
+        for task in list(self.tasks.values()):
+            if task.status not in FINAL_STATES:
+                counts = by_app.setdefault(task.func_name, {})
+                counts[task.status.name] = counts.get(task.status.name, 0) + 1
+        return by_app
 
     @property
     def task_state_counts(self) -> dict[States, int]:
@@ -740,6 +756,7 @@ class DataFlowKernel:
                 return False
             task.status = state
             self._final_counts[state] += 1
+            self._final_by_app[task.func_name, state] += 1
         task.time_returned = time.time()
         if self._observe_tasks:
             self._notify(task, exc)
