@@ -1,7 +1,8 @@
 """Every distribution in the monorepo has the same shape and follows the naming rule.
 
 packages/core -> dist plait -> import plait; packages/<kind>-<name> -> dist
-plait-<kind>-<name> -> import plait_<kind>_<name> -> entry point <name> in group plait.
+plait-<kind>-<name> -> import plait_<kind>_<name> -> entry point <name> in group plait;
+a plugin named after its kind (packages/monitoring) has entry point <kind>.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ def expected_names(directory: Path) -> tuple[str, str, str | None]:
     if directory.name == "core":
         return "plait", "plait", None
     dist = directory.name if directory.name.startswith("plait-") else f"plait-{directory.name}"
-    kind_name = dist.removeprefix("plait-")
-    return dist, dist.replace("-", "_"), kind_name.split("-", 1)[1]
+    kind, _, name = dist.removeprefix("plait-").partition("-")
+    return dist, dist.replace("-", "_"), name or kind
 
 
 @pytest.mark.parametrize("directory", PLUGIN_PACKAGES, ids=lambda p: p.name)

@@ -18,6 +18,7 @@ KNOWN_CLASSES: dict[str, tuple[str, str]] = {
     "SrunMPILauncher": ("launcher", "srun-mpi"),
     "MpiExecLauncher": ("launcher", "mpiexec"),
     "MpiRunLauncher": ("launcher", "mpirun"),
+    "MonitoringHub": ("monitoring", "monitoring"),
 }
 
 
@@ -30,6 +31,7 @@ def resolve(kind: str, name: str, module: str) -> Any:
     if name.startswith("_"):
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
     from plait.plugins import get_plugins
+    from plait.plugins.errors import distribution_name, install_hint
 
     plugins = get_plugins()
     cls = plugins.find_class(kind, name)
@@ -43,8 +45,8 @@ def resolve(kind: str, name: str, module: str) -> Any:
             raise ImportError(f"cannot import {name} from {module}: {error}") from error
         raise ImportError(
             f"cannot import {name} from {module}: it is provided by the plugin package "
-            f"plait-{kind}-{plugin}, which is not installed. Install it with "
-            f"`pip install plait-{kind}-{plugin}`"
+            f"{distribution_name(kind, plugin)}, which is not installed. Install it with "
+            f"`{install_hint(kind, plugin)}`"
         )
     raise ImportError(
         f"cannot import {name} from {module}: no installed plugin provides a {kind} class "

@@ -1,12 +1,40 @@
-"""The ``plait`` command (also ``python -m plait``): ``plugins``, ``perf``, ``version``."""
+"""The ``plait`` command (also ``python -m plait``): ``plugins``, ``perf``, ``version``,
+and the subcommands plugins register (:class:`Command`, ``plait_register_commands``)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import ClassVar
+
+#: Core's own subcommands; a plugin command of the same name is left out.
+CORE_COMMANDS = ("version", "plugins", "perf")
+
+
+class Command(ABC):
+    """A ``plait`` subcommand that a plugin contributes.
+
+    Register the class with ``plait_register_commands``; its ``plugin_name`` is
+    the subcommand's name. Keep the module that defines it cheap to import (the
+    ``plait`` command imports it on every run): import heavy libraries in
+    :meth:`run`.
+    """
+
+    plugin_name: ClassVar[str]
+    #: one line for ``plait --help``.
+    help: ClassVar[str] = ""
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:  # noqa: B027 (optional)
+        """Add this command's arguments, or its own subcommands, to ``parser``; a
+        command without arguments need not override this."""
+
+    @abstractmethod
+    def run(self, args: argparse.Namespace) -> int:
+        """Run with the parsed arguments; the result is the exit status."""
 
 
 def _cmd_version(args: argparse.Namespace) -> int:
@@ -69,7 +97,53 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("--mem-n", type=int, default=100_000, help="tasks in the memory benchmark")
     perf.add_argument("--json", action="store_true", help="print one JSON object")
     perf.set_defaults(func=_cmd_perf)
+    _add_plugin_commands(sub)
     return parser
+
+
+def _add_plugin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add every registered plugin command. A plugin problem never breaks core's commands
+    (``plait plugins`` above all, the tool for finding it): a clash with a core command
+    is reported on stderr and left out, and a command whose set-up raised says why
+    when it is run."""
+    from plait.plugins import PluginError, get_plugins
+
+    try:
+        registry = get_plugins().commands
+        commands = list(registry.items())
+    except PluginError as exc:
+        print(f"plait: plugin commands are unavailable: {exc}", file=sys.stderr)
+        return
+    for name, cls in commands:
+        source = registry.source(name)
+        if name in CORE_COMMANDS:
+            print(
+                f"plait: {source} registers command {name!r}, which is core's; left out",
+                file=sys.stderr,
+            )
+            continue
+        parser = sub.add_parser(name, help=cls.help, description=cls.help)
+        try:
+            command = cls()
+            command.configure(parser)
+        except Exception as exc:
+            parser.set_defaults(func=_BrokenCommand(name, str(source), exc))
+            continue
+        parser.set_defaults(func=command.run)
+
+
+class _BrokenCommand:
+    """Stands in for a plugin command whose set-up raised: running it says why."""
+
+    def __init__(self, name: str, source: str, error: Exception) -> None:
+        self.message = (
+            f"plait: command {name!r} from {source} failed to set up: "
+            f"{type(error).__name__}: {error}"
+        )
+
+    def __call__(self, args: argparse.Namespace) -> int:
+        print(self.message, file=sys.stderr)
+        return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

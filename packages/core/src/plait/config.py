@@ -2,7 +2,8 @@
 
 Built in Python exactly as with Parsl (``Config(executors=[...], retries=2)``),
 or from plain data with :meth:`Config.from_dict` / :meth:`Config.from_toml`, where
-executors, providers and launchers are named by their registered plugin names::
+executors, providers, launchers and the monitoring hub are named by their
+registered plugin names::
 
     [[executors]]
     type = "htex"
@@ -10,6 +11,10 @@ executors, providers and launchers are named by their registered plugin names::
     [executors.provider]
     type = "slurm"
     partition = "debug"
+
+    [monitoring]
+    type = "monitoring"
+    workflow_name = "nightly"
 """
 
 from __future__ import annotations
@@ -52,7 +57,8 @@ class Config(RepresentationMixin):
     :param exit_mode: leaving ``with plait.load(config):`` normally ``wait`` s for
         tasks then cleans up (``cleanup`` cleans up at once, ``skip`` does
         nothing); leaving it with an exception cancels outstanding tasks.
-    :param monitoring: a monitoring hub object (from a monitoring plugin).
+    :param monitoring: a monitoring hub (a :class:`plait.monitoring.Monitor` from a
+        monitoring plugin, e.g. ``MonitoringHub()`` from plait-monitoring).
     :param usage_tracking: accepted for compatibility; plait sends nothing (0-3).
     :param max_outstanding_tasks: at most this many unfinished tasks; submitting
         more blocks until some finish (bounded memory for huge workflows).
@@ -209,6 +215,8 @@ class Config(RepresentationMixin):
         _check_keys("Config", data, _init_params(cls))
         if "executors" in data:
             data["executors"] = [_build("executor", spec) for spec in data["executors"]]
+        if data.get("monitoring") is not None:
+            data["monitoring"] = _build("monitoring", data["monitoring"])
         if isinstance(data.get("memoizer"), Mapping):
             memo = dict(data["memoizer"])
             memo.pop("type", None)
@@ -247,10 +255,16 @@ class Config(RepresentationMixin):
 
 
 _NESTED_KINDS = {"provider": "provider", "launcher": "launcher"}
+_EXAMPLE_TYPES = {
+    "executor": "threads",
+    "provider": "local",
+    "launcher": "simple",
+    "monitoring": "monitoring",
+}
 
 
 def _build(kind: str, spec: Any) -> Any:
-    """An executor/provider/launcher object from ``{"type": name, **options}``."""
+    """An executor/provider/launcher/monitoring object from ``{"type": name, **options}``."""
     if not isinstance(spec, Mapping):
         return spec  # already an object
     from plait.plugins import get_plugins
@@ -262,7 +276,7 @@ def _build(kind: str, spec: Any) -> Any:
             f"{kind} entry",
             dict(spec),
             "",
-            'name its plugin with "type", e.g. {"type": "threads"}',
+            f'name its plugin with "type", e.g. {{"type": "{_EXAMPLE_TYPES[kind]}"}}',
         )
     cls = get_plugins().lookup(kind, name)
     _check_keys(f"{kind} {name!r} ({cls.__name__})", options, _init_params(cls))

@@ -12,9 +12,16 @@ class PluginError(PlaitError):
     """Base class of plugin-system errors."""
 
 
+def distribution_name(kind: str, name: str) -> str:
+    """The distribution that would provide ``name`` under the naming rule:
+    ``plait-<kind>-<name>``, or ``plait-<kind>`` for a plugin named after its kind
+    (``plait-monitoring`` provides monitoring ``monitoring``)."""
+    return f"plait-{kind}" if name == kind else f"plait-{kind}-{name}"
+
+
 def install_hint(kind: str, name: str) -> str:
-    """The distribution that would provide ``name`` under the naming rule."""
-    return f"pip install plait-{kind}-{name}"
+    """The command that would install the distribution providing ``name``."""
+    return f"pip install {distribution_name(kind, name)}"
 
 
 class UnknownPluginError(PluginError, LookupError):

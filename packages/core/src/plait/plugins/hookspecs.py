@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from plait.plugins import hookspec
 
 if TYPE_CHECKING:
+    from plait.cli import Command
     from plait.data_provider.staging import Staging
     from plait.events import (
         BlockStateChanged,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     )
     from plait.executors.base import Executor
     from plait.launchers.base import Launcher
+    from plait.monitoring import Monitor
     from plait.plugins.registry import Registry, SiteConfigRegistry
     from plait.providers.base import ExecutionProvider
     from plait.serialize.base import Serializer
@@ -133,6 +135,38 @@ def plait_register_site_configs(registry: SiteConfigRegistry) -> None:
 
     :param registry: call ``registry.add_site(name, factory, description)``;
         ``factory(**options)`` returns a fresh :class:`plait.config.Config`.
+    """
+
+
+@hookspec
+def plait_register_monitoring(registry: Registry[Monitor]) -> None:
+    """Register monitoring hubs (subclasses of :class:`plait.monitoring.Monitor`).
+
+    A hub is what users pass as ``Config(monitoring=...)``; the kernel starts it,
+    registers it as a plugin for the life of its run (so its observer hooks below
+    see that run's events) and closes it. Registering the class makes it
+    selectable by name in declarative configs (``[monitoring]`` with
+    ``type = "monitoring"``) and importable as ``from plait.monitoring import
+    MonitoringHub``. Called once, the first time a monitoring name is looked up.
+    Runs in: the submitting process.
+
+    :param registry: call ``registry.add(MyHub)``.
+    """
+
+
+@hookspec
+def plait_register_commands(registry: Registry[Command]) -> None:
+    """Register ``plait`` subcommands (subclasses of :class:`plait.cli.Command`).
+
+    ``MyCommand.plugin_name`` is the subcommand's name (``plait monitoring ...``);
+    the command adds its own arguments to its argparse parser and runs with the
+    parsed arguments. Core's own commands (``version``, ``plugins``, ``perf``)
+    always win a clash, so a broken plugin can never hide ``plait plugins``.
+    Called once, when the ``plait`` command builds its parser. Runs in: the
+    submitting process, here the one running the ``plait`` command (hooks never
+    run on workers).
+
+    :param registry: call ``registry.add(MyCommand)``.
     """
 
 

@@ -31,10 +31,12 @@ from plait.plugins.errors import DuplicatePluginError, PluginError, PluginLoadEr
 from plait.plugins.registry import Registry, SiteConfigRegistry, Source
 
 if TYPE_CHECKING:
+    from plait.cli import Command
     from plait.data_provider.staging import Staging
     from plait.events import BlockStateChanged, TaskStateChanged, WorkflowFinished, WorkflowStarted
     from plait.executors.base import Executor
     from plait.launchers.base import Launcher
+    from plait.monitoring import Monitor
     from plait.providers.base import ExecutionProvider
     from plait.serialize.base import Serializer
 
@@ -51,6 +53,8 @@ _KINDS: dict[str, tuple[str, str]] = {
     "launcher": ("plait_register_launchers", "plait.launchers.base:Launcher"),
     "staging": ("plait_register_staging", "plait.data_provider.staging:Staging"),
     "serializer": ("plait_register_serializers", "plait.serialize.base:Serializer"),
+    "monitoring": ("plait_register_monitoring", "plait.monitoring:Monitor"),
+    "command": ("plait_register_commands", "plait.cli:Command"),
 }
 
 
@@ -244,6 +248,16 @@ class Plugins:
     def serializers(self) -> Registry[Serializer]:
         """Registered serializer classes."""
         return self._registry("serializer")
+
+    @property
+    def monitoring(self) -> Registry[Monitor]:
+        """Registered monitoring hub classes."""
+        return self._registry("monitoring")
+
+    @property
+    def commands(self) -> Registry[Command]:
+        """Registered ``plait`` subcommand classes."""
+        return self._registry("command")
 
     @property
     def site_configs(self) -> SiteConfigRegistry:

@@ -1,0 +1,1 @@
+"""The monitoring database: schema, engines, migrations and the batch writer's store."""

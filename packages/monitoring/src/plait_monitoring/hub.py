@@ -1,0 +1,233 @@
+"""``MonitoringHub``: Parsl's monitoring switch, recording through plait's observer hooks.
+
+The kernel starts the hub, registers it as a plugin for its run and closes it at
+the end (see :class:`plait.monitoring.Monitor`). Its hooks do one thing: hand
+the event of this run to the writer thread's queue. A workflow without a hub
+registers no observer at all, so it pays nothing.
+
+Unlike Parsl's hub there is no hub process and no port: the hooks run in the
+workflow's own process, which is where the events are.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+from plait.errors import ConfigError
+from plait.events import BlockStateChanged, TaskStateChanged, WorkflowFinished, WorkflowStarted
+from plait.monitoring import Monitor
+from plait.plugins import hookimpl
+from plait.utils import RepresentationMixin
+
+if TYPE_CHECKING:
+    from plait.config import Config
+    from plait_monitoring.writer import Writer
+
+logger = logging.getLogger("plait.monitoring")
+
+SPILL_FILE = "monitoring-spill.jsonl"
+REJECTED_FILE = "monitoring-rejected.jsonl"
+DEBUG_LOG = "monitoring.log"
+
+
+class MonitoringHub(RepresentationMixin, Monitor):
+    """Records every task, try, state change and block of a run in a database.
+
+    ``Config(monitoring=MonitoringHub())`` writes to SQLite in
+    ``<Config.run_dir>/monitoring.db`` (Parsl's default, shared by the runs under
+    that directory); give ``db_url="postgresql+psycopg://user@host/db"`` for a
+    shared PostgreSQL server. Rows reach the database while the workflow runs.
+
+    :param hub_address: accepted so Parsl configs run unchanged; plait's hub lives
+        in the workflow's process and listens on nothing.
+    :param hub_port_range: likewise accepted and unused.
+    :param hub_port: likewise accepted and unused.
+    :param workflow_name: the ``workflow_name`` column; default the name of the
+        script that loaded the config.
+    :param workflow_version: the ``workflow_version`` column; default the time the
+        run began.
+    :param logging_endpoint: the database URL (Parsl's name for it): ``sqlite:///PATH``
+        or ``postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB``.
+    :param monitoring_debug: also write a DEBUG log of the writer to
+        ``monitoring.log`` in the run directory.
+    :param resource_monitoring_enabled: record per-try resource use (CPU time,
+        memory, I/O) in the ``resource`` table. Kept for the executors' resource
+        samples, which no executor sends yet: the table stays empty for now.
+    :param resource_monitoring_interval: seconds between resource samples.
+    :param db_url: another name for ``logging_endpoint``; give one of them.
+    :param max_buffered_records: most records kept in memory while the database is
+        unavailable; the older ones go to ``monitoring-spill.jsonl`` in the run
+        directory until it is back.
+    :param exit_timeout: at the end of the run, the remaining records are written
+        however many there are, but a database that takes none for this many
+        seconds is given up on: the rest stay in the spill file, with a warning
+        saying how to load them.
+    """
+
+    plugin_name = "monitoring"
+
+    def __init__(
+        self,
+        hub_address: Any = None,
+        hub_port_range: Any = None,
+        hub_port: Any = None,
+        workflow_name: str | None = None,
+        workflow_version: str | None = None,
+        logging_endpoint: str | None = None,
+        monitoring_debug: bool = False,
+        resource_monitoring_enabled: bool = True,
+        resource_monitoring_interval: float = 30,
+        *,
+        db_url: str | None = None,
+        max_buffered_records: int = 50_000,
+        exit_timeout: float = 10.0,
+    ) -> None:
+        if db_url is not None and logging_endpoint is not None and db_url != logging_endpoint:
+            raise ConfigError(
+                "db_url",
+                db_url,
+                "",
+                f"db_url is another name for logging_endpoint, which is {logging_endpoint!r}; "
+                "give only one of them",
+            )
+        endpoint = db_url if db_url is not None else logging_endpoint
+        if endpoint is not None:
+            from plait_monitoring.db.engine import parse_url
+
+            parse_url(endpoint)  # a bad URL fails here, not when the run starts
+        _check_number("resource_monitoring_interval", resource_monitoring_interval, 0)
+        _check_number("max_buffered_records", max_buffered_records, 1, integer=True)
+        _check_number("exit_timeout", exit_timeout, 0)
+        self.hub_address = hub_address
+        self.hub_port_range = hub_port_range
+        self.hub_port = hub_port
+        self.workflow_name = workflow_name
+        self.workflow_version = workflow_version
+        self.logging_endpoint = endpoint
+        self.db_url = endpoint
+        self.monitoring_debug = monitoring_debug
+        self.resource_monitoring_enabled = resource_monitoring_enabled
+        self.resource_monitoring_interval = resource_monitoring_interval
+        self.max_buffered_records = max_buffered_records
+        self.exit_timeout = exit_timeout
+        self.run_id: str | None = None
+        self.writer: Writer | None = None
+        self._debug_handler: logging.Handler | None = None
+
+    # -- the Monitor contract --------------------------------------------
+
+    def start(self, run_id: str, run_dir: str, config: Config) -> None:
+        """Open (creating or checking the schema) the database and start the writer.
+
+        A database that cannot be reached now is not an error: records wait for
+        it. One with another schema is (:class:`~plait_monitoring.SchemaError`).
+        """
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from plait_monitoring.buffer import SpillBuffer
+        from plait_monitoring.db.engine import resolve_url, shown
+        from plait_monitoring.db.store import Store, is_transient
+        from plait_monitoring.errors import first_line
+        from plait_monitoring.rows import RowMaker
+        from plait_monitoring.writer import Writer
+
+        if self.writer is not None:
+            raise ConfigError(
+                "monitoring",
+                self,
+                "",
+                f"this MonitoringHub is recording run {self.run_id} already; give each "
+                "workflow that runs at the same time its own MonitoringHub",
+            )
+        store = Store(resolve_url(self.logging_endpoint, config.run_dir))
+        try:
+            store.ensure_schema()
+        except Exception as exc:
+            if not (isinstance(exc, SQLAlchemyError) and is_transient(exc)):
+                store.dispose()
+                raise
+            logger.warning(
+                "monitoring: %s is not reachable now (%s); records wait until it is",
+                shown(store.url),
+                first_line(exc),
+            )
+        if self.monitoring_debug:
+            self._start_debug_log(run_dir)
+        rows = RowMaker(self.workflow_name or _script_name(), self.workflow_version)
+        buffer = SpillBuffer(os.path.join(run_dir, SPILL_FILE), self.max_buffered_records)
+        writer = Writer(store, rows, buffer, os.path.join(run_dir, REJECTED_FILE))
+        writer.start()
+        self.run_id, self.writer = run_id, writer
+        logger.info("monitoring run %s into %s", run_id, shown(store.url))
+
+    def close(self) -> None:
+        """Write what is left (see ``exit_timeout``)."""
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            writer.close(self.exit_timeout)
+            logger.info("monitoring wrote %d records for run %s", writer.written, self.run_id)
+        self.run_id = None
+        self._stop_debug_log()
+
+    # -- observer hooks: enqueue this run's events, nothing else ----------
+
+    def _put(self, event: Any) -> None:
+        writer = self.writer
+        if writer is not None and event.run_id == self.run_id:
+            writer.put(event)
+
+    @hookimpl
+    def plait_workflow_started(self, event: WorkflowStarted) -> None:
+        """Record the run in ``workflow``."""
+        self._put(event)
+
+    @hookimpl
+    def plait_task_state_changed(self, event: TaskStateChanged) -> None:
+        """Record the transition in ``status`` and update ``task`` and ``try``."""
+        self._put(event)
+
+    @hookimpl
+    def plait_block_state_changed(self, event: BlockStateChanged) -> None:
+        """Record the block's new state in ``block``."""
+        self._put(event)
+
+    @hookimpl
+    def plait_workflow_finished(self, event: WorkflowFinished) -> None:
+        """Complete the ``workflow`` row."""
+        self._put(event)
+
+    # -- helpers -----------------------------------------------------------
+
+    def _start_debug_log(self, run_dir: str) -> None:
+        handler = logging.FileHandler(os.path.join(run_dir, DEBUG_LOG))
+        handler.setLevel(logging.DEBUG)
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(name)s %(threadName)s %(levelname)s %(message)s")
+        )
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        self._debug_handler = handler
+
+    def _stop_debug_log(self) -> None:
+        handler, self._debug_handler = self._debug_handler, None
+        if handler is not None:
+            logger.removeHandler(handler)
+            logger.setLevel(logging.NOTSET)
+            handler.close()
+
+
+def _check_number(name: str, value: Any, minimum: float, integer: bool = False) -> None:
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or value < minimum:
+        kind = "an integer" if integer else "a number"
+        raise ConfigError(name, value, f"{kind} >= {minimum:g}")
+
+
+def _script_name() -> str:
+    """The file name of the script running the workflow, as Parsl names workflows."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    return os.path.basename(path) if path else "unnamed"

@@ -1,0 +1,24 @@
+"""The ``monitoring`` entry point: registers the hub and the ``plait monitoring`` command,
+importing nothing heavy (SQLAlchemy is imported only when a hub starts or a command runs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plait
+
+
+@plait.hookimpl
+def plait_register_monitoring(registry: Any) -> None:
+    """``monitoring``: :class:`~plait_monitoring.hub.MonitoringHub`."""
+    from plait_monitoring.hub import MonitoringHub
+
+    registry.add(MonitoringHub)
+
+
+@plait.hookimpl
+def plait_register_commands(registry: Any) -> None:
+    """``plait monitoring``: :class:`~plait_monitoring.cli.MonitoringCommand`."""
+    from plait_monitoring.cli import MonitoringCommand
+
+    registry.add(MonitoringCommand)

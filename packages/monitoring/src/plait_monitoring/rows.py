@@ -1,0 +1,154 @@
+"""Observer events to row operations on Parsl's tables.
+
+An operation is ``(kind, row)``: ``row`` maps column names to plain values (str,
+int, float, None; times as ``time.time()`` floats) so it can wait in memory or in
+the spill file as JSON, and ``kind`` says how it is written (see
+:mod:`plait_monitoring.db.store`): ``workflow``, ``task`` and ``try`` rows are
+merged into the row with the same key (values that are None leave the stored
+value alone), ``status`` and ``block`` rows are added once, and ``workflow_end``
+completes the workflow row. Every operation is idempotent, so writing one twice
+(after a connection dropped during a commit) changes nothing.
+
+Runs in the writer thread, never in an observer hook: the hooks only enqueue
+the event objects.
+"""
+
+from __future__ import annotations
+
+import datetime
+import getpass
+import socket
+from typing import Any
+
+from plait.events import BlockStateChanged, TaskStateChanged, WorkflowFinished, WorkflowStarted
+
+Op = tuple[str, dict[str, Any]]
+
+#: the states after which a task changes no more
+FINAL_STATES = frozenset({"exec_done", "memo_done", "failed", "dep_fail", "cancelled"})
+
+
+class RowMaker:
+    """Makes the operations that record one run's events.
+
+    :param workflow_name: the ``workflow_name`` column.
+    :param workflow_version: the ``workflow_version`` column; None means the start
+        time, as Parsl does.
+    """
+
+    def __init__(self, workflow_name: str, workflow_version: str | None) -> None:
+        self.workflow_name = workflow_name
+        self.workflow_version = workflow_version
+        # the failed tries of unfinished tasks that have failed at least once: each
+        # try's error, or None where the event did not say (core's fail_retryable)
+        self._failures: dict[int, list[str | None]] = {}
+
+    def rows(self, event: object) -> list[Op]:
+        """The operations that record ``event``."""
+        if isinstance(event, TaskStateChanged):
+            return self._task(event)
+        if isinstance(event, BlockStateChanged):
+            return [("block", _block(event))]
+        if isinstance(event, WorkflowStarted):
+            return [("workflow", self._workflow(event))]
+        if isinstance(event, WorkflowFinished):
+            return [("workflow_end", _workflow_end(event))]
+        raise TypeError(f"not an observer event: {event!r}")
+
+    def _workflow(self, event: WorkflowStarted) -> dict[str, Any]:
+        version = self.workflow_version
+        if version is None:
+            began = datetime.datetime.fromtimestamp(event.time_began)
+            version = str(began.replace(microsecond=0))
+        return {
+            "run_id": event.run_id,
+            "workflow_name": self.workflow_name,
+            "workflow_version": version,
+            "time_began": event.time_began,
+            "host": socket.gethostname(),
+            "user": getpass.getuser(),
+            "rundir": event.run_dir,
+            "tasks_failed_count": 0,
+            "tasks_completed_count": 0,
+        }
+
+    def _task(self, event: TaskStateChanged) -> list[Op]:
+        state = event.state
+        launched = event.try_time_launched
+        history = self._failures.get(event.task_id)
+        # A try failed: the task will be retried, or fails for good after a try ran.
+        if state == "fail_retryable" or (state == "failed" and launched is not None):
+            if history is None:
+                history = self._failures[event.task_id] = []
+            history.append(event.error)
+        final = state in FINAL_STATES
+        if final:
+            self._failures.pop(event.task_id, None)
+        fail_history = ",".join(e for e in history if e) if history else None
+        task = {
+            "task_id": event.task_id,
+            "run_id": event.run_id,
+            "task_depends": ",".join(map(str, event.depends)) or None,
+            "task_func_name": event.func_name,
+            "task_time_invoked": event.time_invoked,
+            "task_time_returned": event.timestamp if final else None,
+            "task_fail_count": len(history) if history else 0,
+            "task_status_name": state,
+            "task_error": event.error if final else None,
+        }
+        ops: list[Op] = [
+            ("task", task),
+            (
+                "status",
+                {
+                    "task_id": event.task_id,
+                    "run_id": event.run_id,
+                    "task_status_name": state,
+                    "timestamp": event.timestamp,
+                    "try_id": event.try_id,
+                },
+            ),
+        ]
+        if launched is not None and state != "pending":
+            returned = event.try_time_returned
+            ops.append(
+                (
+                    "try",
+                    {
+                        "try_id": event.try_id,
+                        "task_id": event.task_id,
+                        "run_id": event.run_id,
+                        "task_executor": event.executor or "",
+                        "task_try_time_launched": launched,
+                        # a relaunched task still carries its previous try's return time
+                        "task_try_time_returned": (
+                            returned if returned is not None and returned >= launched else None
+                        ),
+                        "task_fail_history": fail_history or None,
+                    },
+                )
+            )
+        return ops
+
+
+def _workflow_end(event: WorkflowFinished) -> dict[str, Any]:
+    counts = event.task_counts
+    return {
+        "run_id": event.run_id,
+        "time_completed": event.time_completed,
+        # Parsl's meaning: tasks that ended exec_done / failed
+        "tasks_completed_count": counts.get("exec_done", 0),
+        "tasks_failed_count": counts.get("failed", 0),
+    }
+
+
+def _block(event: BlockStateChanged) -> dict[str, Any]:
+    return {
+        "run_id": event.run_id,
+        "executor_label": event.executor,
+        "block_id": event.block_id,
+        "job_id": event.job_id,
+        "timestamp": event.timestamp,
+        "status": event.state,
+        "message": event.message or None,
+    }

@@ -1,0 +1,149 @@
+"""The writer's parts on their own: the spill buffer keeps order and bounds memory, and a
+record the database refuses is set aside without holding up the others."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import pytest
+from monitoring_helpers import query, sqlite_url
+
+from plait.events import TaskStateChanged, WorkflowStarted
+from plait.testing import wait_until
+from plait_monitoring import writer as writer_module
+from plait_monitoring.buffer import SpillBuffer
+from plait_monitoring.db.engine import parse_url
+from plait_monitoring.db.store import Store
+from plait_monitoring.rows import Op, RowMaker
+from plait_monitoring.writer import Writer
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _op(i: int) -> Op:
+    return ("status", {"task_id": i})
+
+
+def test_spill_buffer_is_fifo_across_memory_and_file(tmp_path: Path) -> None:
+    path = tmp_path / "spill.jsonl"
+    buffer = SpillBuffer(str(path), limit=3)
+    for i in range(10):
+        buffer.append(_op(i))
+    assert len(path.read_text().splitlines()) == 8 and len(buffer) == 10  # 2 in memory
+    seen = []
+    while buffer:
+        batch = buffer.peek(4)
+        seen += [row["task_id"] for _, row in batch]
+        buffer.drop(len(batch))
+    assert seen == list(range(10))
+    assert not path.exists()
+
+
+def test_spill_buffer_peeks_again_until_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "spill.jsonl"
+    buffer = SpillBuffer(str(path), limit=1)
+    for i in range(4):
+        buffer.append(_op(i))
+    assert buffer.peek(2) == buffer.peek(2) == [_op(0), _op(1)]  # a failed write retries it
+    buffer.drop(2)
+    buffer.append(_op(4))
+    batches = []
+    while buffer:
+        batch = buffer.peek(10)  # a batch comes from the file or from memory, never both
+        batches.append([row["task_id"] for _, row in batch])
+        buffer.drop(len(batch))
+    assert batches == [[2, 3], [4]]
+
+
+def test_a_spill_file_left_behind_is_adopted(tmp_path: Path) -> None:
+    path = tmp_path / "spill.jsonl"
+    path.write_text("".join(json.dumps(_op(i)) + "\n" for i in range(3)))
+    buffer = SpillBuffer(str(path), limit=10)
+    assert len(buffer) == 3 and buffer.peek(5) == [_op(0), _op(1), _op(2)]
+
+
+def _workflow(run: str) -> Op:
+    row = {
+        "run_id": run,
+        "workflow_name": "w",
+        "workflow_version": "1",
+        "time_began": time.time(),
+        "host": "h",
+        "user": "u",
+        "rundir": "/tmp",
+        "tasks_failed_count": 0,
+        "tasks_completed_count": 0,
+    }
+    return ("workflow", row)
+
+
+def _task(run: str, task_id: int, func_name: str | None) -> Op:
+    row = {"run_id": run, "task_id": task_id, "task_func_name": func_name, "task_fail_count": 0}
+    return ("task", row)
+
+
+def test_a_refused_record_is_set_aside_and_the_rest_written(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="plait.monitoring")
+    url = sqlite_url(str(tmp_path))
+    rejected = tmp_path / "rejected.jsonl"
+    writer = Writer(
+        Store(parse_url(url)),
+        RowMaker("w", None),
+        SpillBuffer(str(tmp_path / "spill.jsonl"), 100),
+        str(rejected),
+    )
+    good = [_workflow("r"), *(_task("r", i, "f") for i in range(5))]
+    for op in [*good[:3], _task("r", 99, None), *good[3:]]:  # task_func_name is NOT NULL
+        writer.buffer.append(op)
+    writer.start()
+    wait_until(lambda: writer.written == 7, 10, what="the batch to be handled")
+    writer.close(timeout=5)
+    assert query(url, "SELECT task_id FROM task ORDER BY task_id") == [(i,) for i in range(5)]
+    (line,) = rejected.read_text().splitlines()
+    refused = json.loads(line)
+    assert refused["op"][1]["task_id"] == 99 and "NOT NULL" in refused["error"]
+    assert any("refused 1 records" in r.getMessage() for r in caplog.records)
+
+
+def test_close_is_bounded_when_the_database_never_answers(tmp_path: Path) -> None:
+    # a directory where the database file should be: SQLite can never open it
+    (tmp_path / "monitoring.db").mkdir()
+    writer = Writer(
+        Store(parse_url(sqlite_url(str(tmp_path)))),
+        RowMaker("w", None),
+        SpillBuffer(str(tmp_path / "spill.jsonl"), 100),
+        str(tmp_path / "rejected.jsonl"),
+    )
+    writer.buffer.append(_workflow("r"))
+    writer.start()
+    started = time.monotonic()
+    writer.close(timeout=1.0)
+    assert time.monotonic() - started < 5
+    assert (tmp_path / "spill.jsonl").read_text().count("\n") == 1
+
+
+def test_every_queued_event_is_recorded_across_drain_rounds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread takes at most DRAIN events from the queue between two writes; none may
+    fall between two rounds."""
+    monkeypatch.setattr(writer_module, "DRAIN", 3)
+    url = sqlite_url(str(tmp_path))
+    writer = Writer(
+        Store(parse_url(url)),
+        RowMaker("w", None),
+        SpillBuffer(str(tmp_path / "spill.jsonl"), 100),
+        str(tmp_path / "rejected.jsonl"),
+    )
+    now = time.time()
+    writer.put(WorkflowStarted("r", str(tmp_path), ("threads",), now))
+    for i in range(10):
+        writer.put(TaskStateChanged("r", i, "f", "pending", 0, "threads", now + i, now + i))
+    writer.start()
+    writer.close(timeout=5)
+    assert query(url, "SELECT count(*) FROM status") == [(10,)]
