@@ -110,6 +110,68 @@ def test_block_cancelled_from_outside_fails_its_tasks_with_manager_lost(
     )
 
 
+def slurm_state(cluster: SlurmCluster, job_id: str) -> str | None:
+    """The job's state as ``squeue --states=all`` shows it (None once it has left squeue)."""
+    return cluster.queue(all_states=True).get(job_id)
+
+
+def ended_at(cluster: SlurmCluster, job_id: str) -> float | None:
+    """``time.monotonic()`` if squeue shows the job ended by its time limit (or ending:
+    COMPLETING while its processes get SIGTERM, then SIGKILL after KillWait), else None."""
+    return time.monotonic() if slurm_state(cluster, job_id) in ("TIMEOUT", "COMPLETING") else None
+
+
+def sacct_state(cluster: SlurmCluster, job_id: str) -> str:
+    """The job's state in the accounting database ('' while sacct does not list it yet)."""
+    out = cluster.run("sacct", "-X", "-n", "-P", "-o", "State", f"--jobs={job_id}").stdout
+    return out.strip()
+
+
+@pytest.mark.timeout(240)
+def test_block_killed_at_its_walltime_fails_its_tasks_with_manager_lost_timeout(
+    slurm_conf: SlurmCluster, tmp_path: Path, kernel_cleanup: None
+) -> None:
+    """Slurm ends a block at its walltime (1 minute, Slurm's least; slurmctld checks limits
+    every 30 s, so 60-90 s after the job starts): the task running there fails with
+    ManagerLost naming the job and TIMEOUT within the heartbeat threshold, the strategy
+    replaces the block, and the next task runs on the replacement."""
+    htex = make_htex(tmp_path, walltime="00:01:00", init_blocks=1, max_blocks=1)
+    config = Config(executors=[htex], run_dir=str(tmp_path / "runinfo"), strategy_period=0.5)
+    with plait.load(config):
+        pid_file = tmp_path / "pid"
+        future = slurm_apps.pid_then_sleep(str(pid_file), 600)
+        wait_until(pid_file.exists, TIMEOUT, 0.1, what="the task to start")
+        (job_id,) = run_jobs(htex)
+        ended = wait_until(
+            lambda: ended_at(slurm_conf, job_id),
+            150,
+            0.2,
+            what=f"Slurm ending job {job_id} at its walltime",
+        )
+        with pytest.raises(ManagerLost) as info:
+            future.result(timeout=HB_THRESHOLD + MARGIN + 10)
+        took = time.monotonic() - ended
+        assert took < HB_THRESHOLD + MARGIN, f"ManagerLost {took:.1f} s after the job ended"
+        assert info.value.block_id == "0"
+        assert info.value.job_id == job_id and f"provider job {job_id}" in str(info.value)
+        assert info.value.job_state == "TIMEOUT", str(info.value)
+        assert "TIMEOUT" in str(info.value)
+        print(f"ManagerLost {took:.1f} s after Slurm ended job {job_id}: {info.value}")
+        # the strategy replaces the block, and new work runs there
+        assert slurm_apps.add(20, 22).result(timeout=TIMEOUT) == 42
+        assert len(run_jobs(htex)) == 2
+        wait_until(
+            lambda: sacct_state(slurm_conf, job_id) == "TIMEOUT",
+            TIMEOUT,
+            0.2,
+            what=f"sacct reporting job {job_id} TIMEOUT",
+        )
+    jobs = run_jobs(htex)
+    wait_until(
+        lambda: not set(jobs) & set(slurm_conf.queue()), 15, 0.1, what="blocks gone from squeue"
+    )
+
+
 def test_scales_out_and_in_without_exceeding_max_blocks(
     slurm_conf: SlurmCluster, tmp_path: Path, kernel_cleanup: None
 ) -> None:

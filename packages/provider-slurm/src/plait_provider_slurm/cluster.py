@@ -210,8 +210,9 @@ class SlurmCluster:
         self.stop()
 
     def start(self, timeout: float = 60.0) -> None:
-        """Start every daemon; returns once all nodes are idle and (with accounting)
-        ``sacct`` answers. Anything started is stopped again if a step fails."""
+        """Start every daemon; returns once all nodes are idle, (with accounting)
+        ``sacct`` answers and a first, empty job has completed. Anything started is
+        stopped again if a step fails."""
         reason = missing_requirements()
         if reason:
             raise ClusterError(reason)
@@ -244,12 +245,14 @@ class SlurmCluster:
         self._daemon("slurmctld", ["slurmctld", "-D", "-i", "-f", str(self.conf)])
         for node in self.nodes:
             self._daemon(f"slurmd-{node}", ["slurmd", "-D", "-N", node, "-f", str(self.conf)])
+        slurm_daemons = ("slurmctld", *(f"slurmd-{n}" for n in self.nodes))
         self._wait(
             lambda: self.idle_nodes() == sorted(self.nodes),
             deadline,
             f"nodes {self.nodes} idle",
-            ("slurmctld", *(f"slurmd-{n}" for n in self.nodes)),
+            slurm_daemons,
         )
+        first_job = self._submit_first_job()
         if self.accounting:
             self._wait(
                 lambda: self.run("sacct", "-n", "-X", "-o", "jobid", check=False).returncode == 0,
@@ -257,6 +260,31 @@ class SlurmCluster:
                 "sacct answering",
                 ("slurmdbd", "slurmctld"),
             )
+        self._wait(
+            lambda: self.queue(all_states=True).get(first_job) == "COMPLETED",
+            deadline,
+            f"the first job ({first_job}) completing",
+            slurm_daemons,
+        )
+
+    def _submit_first_job(self) -> str:
+        """Submit an empty job; :meth:`start` returns once it has completed.
+
+        It proves that jobs run, and it gets slurmctld past its start-up: until its
+        first scheduling pass, which is also when it reads ``SchedulerParameters``,
+        slurmctld holds batch jobs for its built-in ``batch_sched_delay`` of 3 s counted
+        from its own start. Without this, the first job of every fresh cluster pends
+        about 3 s, a delay no long-running production controller has.
+        """
+        out = self.run(
+            "sbatch",
+            "--parsable",
+            "--job-name=plait-cluster-ready",
+            "--output=/dev/null",
+            "--time=1",
+            "--wrap=true",
+        ).stdout
+        return out.strip().split(";", 1)[0]
 
     def _start_munge_and_install_db(self) -> subprocess.Popen[bytes]:
         """Start MariaDB's data-directory set-up in the background (it takes a few seconds)."""
@@ -429,7 +457,12 @@ class SlurmCluster:
             "SlurmdParameters=config_overrides",
             "ReturnToService=2",
             "SchedulerType=sched/backfill",
-            "KillWait=2",
+            # a batch job waits for slurmctld's next scheduling pass (its main loop runs
+            # once a second): at most batch_sched_delay seconds after the previous pass,
+            # 3 by default. Small and interactive clusters set it lower, as here.
+            "SchedulerParameters=batch_sched_delay=1",
+            "KillWait=2",  # SIGTERM to SIGKILL at the walltime (default 30 s)
+            "OverTimeLimit=0",  # the walltime is a hard limit (Slurm's default, made explicit)
             "MinJobAge=300",
             "InactiveLimit=0",
             "MessageTimeout=10",
