@@ -86,6 +86,24 @@ def test_unknown_name_lists_installed_closest_and_install_hint() -> None:
     assert "pip install plait-executor-thread" in text
 
 
+@pytest.mark.parametrize(
+    ("kind", "name", "dist"),
+    [
+        ("executor", "taskvine", "plait-executor-taskvine"),  # the naming rule
+        ("monitoring", "monitoring", "plait-monitoring"),  # named after its kind
+        ("monitoring", "progress", "plait-monitoring"),  # first-party, outside the rule
+        ("launcher", "srun", "plait-provider-slurm"),
+        ("launcher", "mpiexec", "plait-executor-mpi"),
+    ],
+)
+def test_install_hint_names_the_distribution_that_provides_it(
+    kind: str, name: str, dist: str
+) -> None:
+    with pytest.raises(UnknownPluginError) as info:
+        Plugins(autoload=False).lookup(kind, name)
+    assert f"pip install {dist})" in str(info.value)
+
+
 def test_duplicate_name_names_both_distributions() -> None:
     class Copy(ThreadPoolExecutor):
         plugin_name = "threads"

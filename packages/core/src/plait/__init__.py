@@ -20,6 +20,7 @@ from plait.dataflow.loader import clear, dfk, load, wait_for_current_tasks
 from plait.dataflow.memoization import BasicMemoizer, get_all_checkpoints, get_last_checkpoint
 from plait.executors.threads import ThreadPoolExecutor
 from plait.log_utils import set_file_logger, set_stream_logger
+from plait.monitoring import progress
 from plait.plugins import hookimpl
 from plait.providers.local import LocalProvider
 
@@ -53,6 +54,7 @@ __all__ = [
     "hookimpl",
     "join_app",
     "load",
+    "progress",
     "python_app",
     "set_file_logger",
     "set_stream_logger",

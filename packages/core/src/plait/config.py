@@ -59,6 +59,9 @@ class Config(RepresentationMixin):
         nothing); leaving it with an exception cancels outstanding tasks.
     :param monitoring: a monitoring hub (a :class:`plait.monitoring.Monitor` from a
         monitoring plugin, e.g. ``MonitoringHub()`` from plait-monitoring).
+    :param progress: show a live progress bar of the tasks, per app, while the
+        workflow runs (needs a plugin that registers a ``progress`` monitor, such
+        as plait-monitoring; quiet when stdout is not a terminal).
     :param usage_tracking: accepted for compatibility; plait sends nothing (0-3).
     :param max_outstanding_tasks: at most this many unfinished tasks; submitting
         more blocks until some finish (bounded memory for huge workflows).
@@ -87,6 +90,7 @@ class Config(RepresentationMixin):
         initialize_logging: bool | str = True,
         exit_mode: str = "wait",
         monitoring: Any = None,
+        progress: bool = False,
         usage_tracking: int = 0,
         max_outstanding_tasks: int | None = None,
         garbage_collect: bool = True,
@@ -122,6 +126,8 @@ class Config(RepresentationMixin):
             raise ConfigError("exit_mode", exit_mode, EXIT_MODES)
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
             raise ConfigError("retries", retries, "an integer >= 0")
+        if not isinstance(progress, bool):
+            raise ConfigError("progress", progress, "True or False")
         if usage_tracking not in (0, 1, 2, 3) or isinstance(usage_tracking, bool):
             raise ConfigError("usage_tracking", usage_tracking, "0, 1, 2 or 3")
         if max_outstanding_tasks is not None and (
@@ -168,6 +174,7 @@ class Config(RepresentationMixin):
         self.initialize_logging = initialize_logging
         self.exit_mode = exit_mode
         self.monitoring = monitoring
+        self.progress = progress
         self.usage_tracking = usage_tracking
         self.max_outstanding_tasks = max_outstanding_tasks
         self.garbage_collect = garbage_collect

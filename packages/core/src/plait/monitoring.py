@@ -16,8 +16,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from plait.config import Config
+    from plait.dataflow.dflow import DataFlowKernel
 
-__all__ = ["Monitor"]
+__all__ = ["Monitor", "progress"]
+
+#: the name a progress display registers under (``Config(progress=True)``)
+PROGRESS = "progress"
 
 
 class Monitor(ABC):
@@ -50,10 +54,40 @@ class Monitor(ABC):
         :param config: the run's Config (``config.run_dir`` is the runs' root).
         """
 
+    def bind(self, kernel: DataFlowKernel) -> None:  # noqa: B027 (optional, no abstract)
+        """The kernel of the run just started, for monitors that poll it (progress
+        displays call its ``task_counts_by_app()``); called right after :meth:`start`.
+        Does nothing unless overridden."""
+
     @abstractmethod
     def close(self) -> None:
         """The run has ended (its ``plait_workflow_finished`` was delivered): finish
         recording, within a bounded time."""
+
+
+def progress_monitor() -> Monitor:
+    """A new progress display from the plugin that registered ``progress``.
+
+    :raises plait.plugins.UnknownPluginError: none did; it names the distribution
+        to install (plait-monitoring).
+    """
+    from plait.plugins import get_plugins
+
+    return get_plugins().lookup("monitoring", PROGRESS)()  # type: ignore[no-any-return]
+
+
+def progress() -> Monitor:
+    """Show a live progress bar of the current workflow's tasks, per app.
+
+    The same as ``Config(progress=True)``, for a workflow already loaded; the bar
+    stops when the workflow ends. Quiet when stdout is not a terminal.
+
+    :raises plait.errors.NoDataFlowKernelError: no workflow is loaded.
+    :raises plait.plugins.UnknownPluginError: no progress display is installed.
+    """
+    from plait.dataflow.loader import dfk
+
+    return dfk().add_monitor(progress_monitor())
 
 
 def __getattr__(name: str) -> Any:

@@ -10,10 +10,13 @@ import plait
 
 @plait.hookimpl
 def plait_register_monitoring(registry: Any) -> None:
-    """``monitoring``: :class:`~plait_monitoring.hub.MonitoringHub`."""
+    """``monitoring``: :class:`~plait_monitoring.hub.MonitoringHub`; ``progress``:
+    :class:`~plait_monitoring.progress.ProgressBar`."""
     from plait_monitoring.hub import MonitoringHub
+    from plait_monitoring.progress import ProgressBar
 
     registry.add(MonitoringHub)
+    registry.add(ProgressBar)
 
 
 @plait.hookimpl

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import CancelledError, Future, InvalidStateError
 from concurrent.futures import wait as wait_futures
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from plait.config import Config
 from plait.data_provider.files import File
@@ -56,6 +56,8 @@ if TYPE_CHECKING:
     from plait.jobs.poller import BlockPoller
 
 logger = logging.getLogger("plait")
+
+M = TypeVar("M")
 
 INTERNAL_LABEL = "_plait_internal"
 INLINE_LABEL = "_plait_inline"
@@ -151,7 +153,8 @@ class DataFlowKernel:
         self._max_outstanding = self.config.max_outstanding_tasks
         self._slots = threading.Condition() if self._max_outstanding else None
         self._plugins = get_plugins()
-        self._monitoring_plugin: str | None = None
+        #: monitors started for this run, each with the plugin name it is registered under
+        self._monitors: list[tuple[Any, str]] = []
         self.executors: dict[str, Executor] = {}
         self.memoizer = self.config.make_memoizer()
         try:
@@ -203,14 +206,31 @@ class DataFlowKernel:
         return handler
 
     def _start_monitoring(self) -> None:
-        hub = self.config.monitoring
-        if hub is None:
-            return
-        start = getattr(hub, "start", None)
+        if self.config.monitoring is not None:
+            self.add_monitor(self.config.monitoring)
+        if self.config.progress:
+            from plait.monitoring import progress_monitor
+
+            self.add_monitor(progress_monitor())
+
+    def add_monitor(self, monitor: M) -> M:
+        """Start ``monitor`` (a :class:`plait.monitoring.Monitor`) for this run: its
+        ``start`` and ``bind``, then it is registered as a plugin, so its observer
+        hooks see this run's events, until the run ends and its ``close`` is called.
+
+        ``Config(monitoring=...)`` and ``Config(progress=True)`` come here at start;
+        :func:`plait.monitoring.progress` comes here later."""
+        start = getattr(monitor, "start", None)
         if start is not None:
             start(self.run_id, self.run_dir, self.config)
-        self._monitoring_plugin = f"monitoring-{self.run_id}"
-        self._plugins.register(hub, self._monitoring_plugin)
+        bind = getattr(monitor, "bind", None)
+        if bind is not None:
+            bind(self)
+        name = f"monitor-{self.run_id}-{len(self._monitors)}"
+        self._plugins.register(monitor, name)
+        self._monitors.append((monitor, name))
+        self._observe_tasks = self._plugins.observes("plait_task_state_changed")
+        return monitor
 
     def _start_executors(self, executors: Iterable[Executor]) -> None:
         from plait.executors.blocks import BlockProviderExecutor
@@ -264,13 +284,15 @@ class DataFlowKernel:
         self._stop_logging()
 
     def _stop_monitoring(self) -> None:
-        if self._monitoring_plugin is None:
-            return
-        self._plugins.unregister(self._monitoring_plugin)
-        self._monitoring_plugin = None
-        close = getattr(self.config.monitoring, "close", None)
-        if close is not None:
-            close()
+        monitors, self._monitors = self._monitors, []
+        for monitor, name in reversed(monitors):
+            self._plugins.unregister(name)
+            close = getattr(monitor, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:
+                    logger.exception("closing monitor %r", monitor)
 
     def _stop_logging(self) -> None:
         if self._log_handler is not None:

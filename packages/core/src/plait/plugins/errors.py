@@ -12,10 +12,26 @@ class PluginError(PlaitError):
     """Base class of plugin-system errors."""
 
 
+#: first-party names that a distribution of another name provides
+FIRST_PARTY_EXTRAS: dict[tuple[str, str], str] = {
+    ("monitoring", "progress"): "plait-monitoring",
+    ("launcher", "srun"): "plait-provider-slurm",
+    ("launcher", "srun-mpi"): "plait-provider-slurm",
+    ("launcher", "mpiexec"): "plait-executor-mpi",
+    ("launcher", "mpirun"): "plait-executor-mpi",
+    ("launcher", "aprun"): "plait-executor-mpi",
+    ("launcher", "jsrun"): "plait-executor-mpi",
+}
+
+
 def distribution_name(kind: str, name: str) -> str:
-    """The distribution that would provide ``name`` under the naming rule:
-    ``plait-<kind>-<name>``, or ``plait-<kind>`` for a plugin named after its kind
-    (``plait-monitoring`` provides monitoring ``monitoring``)."""
+    """The distribution that would provide ``name``: the first-party one that does
+    (:data:`FIRST_PARTY_EXTRAS`), else by the naming rule ``plait-<kind>-<name>``, or
+    ``plait-<kind>`` for a plugin named after its kind (``plait-monitoring``
+    provides monitoring ``monitoring``)."""
+    known = FIRST_PARTY_EXTRAS.get((kind, name))
+    if known is not None:
+        return known
     return f"plait-{kind}" if name == kind else f"plait-{kind}-{name}"
 
 
