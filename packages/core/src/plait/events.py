@@ -68,3 +68,45 @@ class BlockStateChanged:
     state: str
     timestamp: float
     message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceSample:
+    """What one try of a task used, sampled where it runs while it runs.
+
+    :param values: the sample: ``pid``, ``hostname`` and :data:`plait.resources.FIELDS`
+        (CPU seconds, bytes of memory and disk I/O, ...; Parsl's ``resource``
+        columns without their ``psutil_process_`` prefix), summed over the process
+        that runs the task and its children. On the threads executor the process
+        is the whole submitting process, shared by every task running then.
+    :param interval: seconds between samples.
+    """
+
+    run_id: str
+    task_id: int
+    try_id: int
+    executor: str
+    timestamp: float
+    interval: float
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeChanged:
+    """A node of a block joined the executor or left it (a pilot job's manager).
+
+    :param uid: the manager's id, unique per node and block.
+    :param active: True when it joined (or is still there), False when it left or was lost.
+    """
+
+    run_id: str
+    executor: str
+    hostname: str
+    uid: str
+    block_id: str
+    cpu_count: int
+    total_memory: int
+    worker_count: int
+    python_version: str
+    active: bool
+    timestamp: float

@@ -59,6 +59,12 @@ class Monitor(ABC):
         displays call its ``task_counts_by_app()``); called right after :meth:`start`.
         Does nothing unless overridden."""
 
+    def resource_interval(self) -> float | None:
+        """Seconds between resource samples of running tries that this monitor wants
+        from executors (``plait_resource_sampled``), or None (the default) for none.
+        Asked once per run, after :meth:`start` and before executors start."""
+        return None
+
     @abstractmethod
     def close(self) -> None:
         """The run has ended (its ``plait_workflow_finished`` was delivered): finish

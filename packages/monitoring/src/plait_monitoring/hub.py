@@ -17,7 +17,14 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from plait.errors import ConfigError
-from plait.events import BlockStateChanged, TaskStateChanged, WorkflowFinished, WorkflowStarted
+from plait.events import (
+    BlockStateChanged,
+    NodeChanged,
+    ResourceSample,
+    TaskStateChanged,
+    WorkflowFinished,
+    WorkflowStarted,
+)
 from plait.monitoring import Monitor
 from plait.plugins import hookimpl
 from plait.utils import RepresentationMixin
@@ -193,6 +200,22 @@ class MonitoringHub(RepresentationMixin, Monitor):
     def plait_block_state_changed(self, event: BlockStateChanged) -> None:
         """Record the block's new state in ``block``."""
         self._put(event)
+
+    @hookimpl
+    def plait_resource_sampled(self, event: ResourceSample) -> None:
+        """Record the sample in ``resource`` (and the try's host in ``try``)."""
+        self._put(event)
+
+    @hookimpl
+    def plait_node_changed(self, event: NodeChanged) -> None:
+        """Record the node in ``node``."""
+        self._put(event)
+
+    def resource_interval(self) -> float | None:
+        """``resource_monitoring_interval`` when ``resource_monitoring_enabled``."""
+        if not self.resource_monitoring_enabled:
+            return None
+        return float(self.resource_monitoring_interval)
 
     @hookimpl
     def plait_workflow_finished(self, event: WorkflowFinished) -> None:

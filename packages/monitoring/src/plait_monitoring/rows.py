@@ -20,7 +20,15 @@ import getpass
 import socket
 from typing import Any
 
-from plait.events import BlockStateChanged, TaskStateChanged, WorkflowFinished, WorkflowStarted
+from plait.events import (
+    BlockStateChanged,
+    NodeChanged,
+    ResourceSample,
+    TaskStateChanged,
+    WorkflowFinished,
+    WorkflowStarted,
+)
+from plait.resources import FIELDS
 
 Op = tuple[str, dict[str, Any]]
 
@@ -47,8 +55,12 @@ class RowMaker:
         """The operations that record ``event``."""
         if isinstance(event, TaskStateChanged):
             return self._task(event)
+        if isinstance(event, ResourceSample):
+            return _resource(event)
         if isinstance(event, BlockStateChanged):
             return [("block", _block(event))]
+        if isinstance(event, NodeChanged):
+            return [("node", _node(event))]
         if isinstance(event, WorkflowStarted):
             return [("workflow", self._workflow(event))]
         if isinstance(event, WorkflowFinished):
@@ -151,4 +163,49 @@ def _block(event: BlockStateChanged) -> dict[str, Any]:
         "timestamp": event.timestamp,
         "status": event.state,
         "message": event.message or None,
+    }
+
+
+#: a sample's keys -> the ``resource`` columns (Parsl's names)
+_RESOURCE_COLUMNS = {
+    "pid": "psutil_process_pid",
+    "cpu_num": "psutil_cpu_num",
+    **{field: f"psutil_process_{field}" for field in FIELDS if field != "cpu_num"},
+}
+
+
+def _resource(event: ResourceSample) -> list[Op]:
+    """The sample in ``resource``, and the host it ran on in its ``try`` row."""
+    row: dict[str, Any] = {
+        "try_id": event.try_id,
+        "task_id": event.task_id,
+        "run_id": event.run_id,
+        "timestamp": event.timestamp,
+        "resource_monitoring_interval": event.interval,
+    }
+    for key, column in _RESOURCE_COLUMNS.items():
+        row[column] = event.values.get(key)
+    host = {
+        "try_id": event.try_id,
+        "task_id": event.task_id,
+        "run_id": event.run_id,
+        "task_executor": event.executor,
+        "hostname": event.values.get("hostname"),
+    }
+    return [("resource", row), ("try", host)]
+
+
+def _node(event: NodeChanged) -> dict[str, Any]:
+    return {
+        "run_id": event.run_id,
+        "hostname": event.hostname,
+        "uid": event.uid,
+        "block_id": event.block_id,
+        "cpu_count": event.cpu_count,
+        "total_memory": event.total_memory,
+        "active": event.active,
+        "worker_count": event.worker_count,
+        "python_v": event.python_version,
+        "timestamp": event.timestamp,
+        "last_heartbeat": event.timestamp,
     }

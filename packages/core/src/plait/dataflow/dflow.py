@@ -46,7 +46,7 @@ from plait.errors import (
     JoinError,
     NoDataFlowKernelError,
 )
-from plait.events import TaskStateChanged, WorkflowFinished, WorkflowStarted
+from plait.events import ResourceSample, TaskStateChanged, WorkflowFinished, WorkflowStarted
 from plait.executors.threads import ThreadPoolExecutor
 from plait.plugins import get_plugins
 
@@ -236,11 +236,19 @@ class DataFlowKernel:
         from plait.executors.blocks import BlockProviderExecutor
 
         observe_blocks = self._plugins.observes("plait_block_state_changed")
+        observe_nodes = self._plugins.observes("plait_node_changed")
+        interval = self._resource_interval()
         for executor in executors:
             executor.run_dir = self.run_dir
             executor.run_id = self.run_id
-            if observe_blocks and isinstance(executor, BlockProviderExecutor):
-                executor.on_block_state = self._plugins.notify_block_state
+            if isinstance(executor, BlockProviderExecutor):
+                if observe_blocks:
+                    executor.on_block_state = self._plugins.notify_block_state
+                if observe_nodes:
+                    executor.on_node = self._plugins.notify_node
+            if interval is not None and executor.monitor_resources():
+                executor.resource_interval = interval
+                executor.on_resource_sample = self._on_resource_sample
             self.executors[executor.label] = executor
             try:
                 executor.start()
@@ -254,6 +262,36 @@ class DataFlowKernel:
         internal.run_dir = self.run_dir
         self.executors[INTERNAL_LABEL] = internal  # threads start on first use
         self.executors[INLINE_LABEL] = _InlineExecutor(label=INLINE_LABEL)
+
+    def _resource_interval(self) -> float | None:
+        """The shortest resource-sampling interval any monitor asks for (None: none does)."""
+        if not self._plugins.observes("plait_resource_sampled"):
+            return None
+        wanted = [
+            interval
+            for monitor, _ in self._monitors
+            if (ask := getattr(monitor, "resource_interval", None)) is not None
+            and (interval := ask()) is not None
+        ]
+        return min(wanted) if wanted else None
+
+    def _on_resource_sample(self, exec_fu: Future[Any], values: dict[str, Any]) -> None:
+        """An executor sampled a running try: tell the observers, naming task and try."""
+        task: TaskRecord | None = getattr(exec_fu, "_plait_task", None)
+        executor = task.executor_obj if task is not None else None
+        if task is None or executor is None or executor.resource_interval is None:
+            return  # not a task's try (or not launched by this kernel)
+        self._plugins.notify_resource_sample(
+            ResourceSample(
+                self.run_id,
+                task.id,
+                exec_fu._plait_try,  # type: ignore[attr-defined]
+                task.executor,
+                time.time(),
+                executor.resource_interval,
+                values,
+            )
+        )
 
     def _start_poller(self) -> BlockPoller | None:
         from plait.executors.blocks import BlockProviderExecutor

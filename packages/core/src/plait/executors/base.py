@@ -77,8 +77,17 @@ class Executor(RepresentationMixin, ABC):
         """Stop everything the executor started. Idempotent; bounded in time."""
 
     def monitor_resources(self) -> bool:
-        """Whether per-task resource monitoring makes sense on this executor."""
+        """Whether this executor samples running tasks' resource use when
+        :attr:`resource_interval` is set."""
         return False
+
+    #: seconds between resource samples of each running try, set by the kernel before
+    #: :meth:`start` when a monitor asks for samples (None: do not sample)
+    resource_interval: float | None = None
+    #: set by the kernel with :attr:`resource_interval`: executors that sample call it
+    #: with the future of the sampled try and the values of
+    #: :func:`plait.resources.sample`
+    on_resource_sample: Callable[[Future[Any], dict[str, Any]], None] | None = None
 
     def __enter__(self) -> Executor:
         return self

@@ -21,7 +21,7 @@ from abc import abstractmethod
 from collections.abc import Callable
 
 from plait.errors import ScalingFailed
-from plait.events import BlockStateChanged
+from plait.events import BlockStateChanged, NodeChanged
 from plait.executors.base import Executor
 from plait.jobs.strategy import BlockSnapshot, ExecutorSnapshot
 from plait.providers.base import ExecutionProvider, JobState, JobStatus
@@ -56,6 +56,9 @@ class BlockProviderExecutor(Executor):
         self.bad_state_message: str | None = None
         #: set by the kernel: called with each block state change.
         self.on_block_state: Callable[[BlockStateChanged], None] | None = None
+        #: set by the kernel when an observer wants nodes: executors whose blocks run
+        #: managers on nodes call it when one joins or leaves
+        self.on_node: Callable[[NodeChanged], None] | None = None
         #: set by the kernel's poller: ask for a scaling decision now.
         self.poke: Callable[[], None] | None = None
 

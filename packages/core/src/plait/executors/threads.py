@@ -14,6 +14,7 @@ from plait.app.bash import kill_command_of_thread, kill_running_commands
 from plait.errors import InvalidResourceSpecification
 from plait.executors.base import Executor
 from plait.lean_future import LeanFuture
+from plait.resources import sampler
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +62,10 @@ class ThreadPoolExecutor(Executor):
         self._lock = threading.Lock()
         self._shut_down = False
         self._current: dict[int, Future[Any]] = {}
+        self._stopped = threading.Event()
 
     def start(self) -> None:
-        """Start the worker threads."""
+        """Start the worker threads (and the resource sampler, when monitoring asks)."""
         with self._lock:
             if self._threads or self._shut_down:
                 return
@@ -72,6 +74,39 @@ class ThreadPoolExecutor(Executor):
                 thread = threading.Thread(target=self._work, name=f"{prefix}-{i}", daemon=True)
                 thread.start()
                 self._threads.append(thread)
+            if self.resource_interval is not None and self.on_resource_sample is not None:
+                sample = sampler()
+                if sample is not None:
+                    threading.Thread(
+                        target=self._sample_resources,
+                        args=(sample, self.resource_interval, self.on_resource_sample),
+                        name=f"{prefix}-resources",
+                        daemon=True,
+                    ).start()
+
+    def monitor_resources(self) -> bool:
+        """Yes: the submitting process, sampled for every task running in it."""
+        return True
+
+    def _sample_resources(
+        self,
+        sample: Callable[[], dict[str, Any]],
+        interval: float,
+        report: Callable[[Future[Any], dict[str, Any]], None],
+    ) -> None:
+        """Every ``interval`` seconds while tasks run: one sample of this process, reported
+        for each of them (threads share the process: its use is theirs together)."""
+        while not self._stopped.wait(interval):
+            running = list(self._current.values())
+            if not running:
+                continue
+            try:
+                values = sample()
+            except Exception as exc:  # the process is ours: this should not happen
+                logger.warning("resource sample failed: %s", exc)
+                continue
+            for fut in running:
+                report(fut, values)
 
     def submit(
         self,
@@ -139,6 +174,7 @@ class ThreadPoolExecutor(Executor):
             if self._shut_down:
                 return
             self._shut_down = True
+            self._stopped.set()
             threads = list(self._threads)
         while True:
             try:

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from plait.data_provider.staging import Staging
     from plait.events import (
         BlockStateChanged,
+        NodeChanged,
+        ResourceSample,
         TaskStateChanged,
         WorkflowFinished,
         WorkflowStarted,
@@ -220,4 +222,33 @@ def plait_block_state_changed(event: BlockStateChanged) -> None:
     in: the submitting process.
 
     :param event: executor label, block id, job id, new state and message.
+    """
+
+
+@hookspec
+def plait_resource_sampled(event: ResourceSample) -> None:
+    """A running try's resource use was sampled (CPU time, memory, disk I/O).
+
+    Executors sample only while a monitor asks for it
+    (:meth:`plait.monitoring.Monitor.resource_interval`), every that many seconds
+    per running try; an HTEX worker samples itself and the sample travels back
+    over the executor's result channel. Called from the executor's thread that
+    received it, so it must be fast and thread-safe. Runs in: the submitting
+    process.
+
+    :param event: run, task and try ids, executor label, time, interval and the
+        sampled values.
+    """
+
+
+@hookspec
+def plait_node_changed(event: NodeChanged) -> None:
+    """A node joined a block-scaling executor (its manager registered) or left it.
+
+    Called by executors whose blocks run managers on nodes (HTEX), once when a
+    manager registers and once when it leaves or is lost. Runs in: the
+    submitting process.
+
+    :param event: hostname, manager id, block id, cores, memory, workers,
+        Python version, whether it is active now, and the time.
     """

@@ -33,7 +33,14 @@ from plait.plugins.registry import Registry, SiteConfigRegistry, Source
 if TYPE_CHECKING:
     from plait.cli import Command
     from plait.data_provider.staging import Staging
-    from plait.events import BlockStateChanged, TaskStateChanged, WorkflowFinished, WorkflowStarted
+    from plait.events import (
+        BlockStateChanged,
+        NodeChanged,
+        ResourceSample,
+        TaskStateChanged,
+        WorkflowFinished,
+        WorkflowStarted,
+    )
     from plait.executors.base import Executor
     from plait.launchers.base import Launcher
     from plait.monitoring import Monitor
@@ -316,6 +323,14 @@ class Plugins:
     def notify_block_state(self, event: BlockStateChanged) -> None:
         """Tell observers a block changed state."""
         self._notify("plait_block_state_changed", event)
+
+    def notify_resource_sample(self, event: ResourceSample) -> None:
+        """Tell observers what a running try used."""
+        self._notify("plait_resource_sampled", event)
+
+    def notify_node(self, event: NodeChanged) -> None:
+        """Tell observers a node joined or left an executor."""
+        self._notify("plait_node_changed", event)
 
     # -- listing ---------------------------------------------------------
 

@@ -3,7 +3,8 @@
 A batch is first folded in memory (all operations on one task row become one
 row), then written with one multi-row statement per table: upserts that keep
 stored values where the new row has None (``workflow``, ``task``, ``try``),
-inserts that skip rows already present (``status``, ``block``), and an update
+inserts that skip rows already present (``status``, ``block``, ``resource``),
+plain inserts (``node``), and an update
 for ``workflow_end``. Every statement is idempotent, so a batch whose commit
 was interrupted can simply be written again.
 
@@ -34,6 +35,7 @@ from plait_monitoring.rows import Op
 
 _TIME_COLUMNS = frozenset(
     {
+        "last_heartbeat",
         "time_began",
         "time_completed",
         "task_time_invoked",
@@ -54,7 +56,11 @@ _MERGED: dict[str, tuple[Table, tuple[str, ...]]] = {
 _ADDED: dict[str, tuple[Table, tuple[str, ...]]] = {
     "status": (schema.status, ("task_id", "run_id", "task_status_name", "timestamp")),
     "block": (schema.block, ("run_id", "block_id", "executor_label", "timestamp")),
+    "resource": (schema.resource, ("try_id", "task_id", "run_id", "timestamp")),
 }
+#: kind -> table for the kinds simply inserted: ``node`` has no natural key (Parsl's
+#: table), so a batch written twice after a commit whose answer was lost repeats them
+_APPENDED: dict[str, Table] = {"node": schema.node}
 #: kind -> the key of a row, for merging rows and skipping duplicates
 _KEYS = {kind: itemgetter(*key) for kind, (_, key) in (_MERGED | _ADDED).items()}
 _WORKFLOW_END_COLUMNS = ("time_completed", "tasks_completed_count", "tasks_failed_count")
@@ -135,6 +141,7 @@ class Store:
         merged: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {k: {} for k in _MERGED}
         added: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {k: {} for k in _ADDED}
         ends: dict[str, dict[str, Any]] = {}
+        appended: dict[str, list[dict[str, Any]]] = {k: [] for k in _APPENDED}
         for kind, row in ops:
             if kind in _MERGED:
                 rows = merged[kind]
@@ -148,6 +155,8 @@ class Store:
                 added[kind].setdefault(_KEYS[kind](row), row)
             elif kind == "workflow_end":
                 ends[row["run_id"]] = row
+            elif kind in _APPENDED:
+                appended[kind].append(row)
             else:
                 raise ValueError(f"unknown monitoring operation {kind!r}")
         # workflow rows first: status rows refer to them
@@ -155,6 +164,8 @@ class Store:
             self._run(connection, kind, merged[kind].values())
         for kind in _ADDED:
             self._run(connection, kind, added[kind].values())
+        for kind in _APPENDED:
+            self._run(connection, kind, appended[kind])
         self._run(connection, "workflow_end", ends.values())
 
     def _run(self, connection: Connection, kind: str, rows: Iterable[dict[str, Any]]) -> None:
@@ -193,6 +204,8 @@ def _statements(insert: Callable[[Table], Any]) -> list[tuple[str, Insert | Upda
         statements.append((kind, stmt.on_conflict_do_update(index_elements=list(key), set_=update)))
     for kind, (table, key) in _ADDED.items():
         statements.append((kind, insert(table).on_conflict_do_nothing(index_elements=list(key))))
+    for kind, table in _APPENDED.items():
+        statements.append((kind, insert(table)))
     workflow = schema.workflow
     end = (
         workflow.update()

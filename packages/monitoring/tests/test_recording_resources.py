@@ -1,0 +1,64 @@
+"""Resource samples of running tries land in Parsl's ``resource`` table."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import pytest
+from monitoring_helpers import query, sqlite_url, threads_config
+
+import plait
+from plait import python_app
+from plait_monitoring import MonitoringHub
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@python_app
+def burn(seconds: float) -> int:
+    """Use a CPU for ``seconds``, in bursts of 10 ms between short sleeps (as most tasks
+    let other threads run now and then: the sampler is one); the process id it ran in."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        burst = time.monotonic() + 0.01
+        while time.monotonic() < burst:
+            pass
+        time.sleep(0.005)
+    return os.getpid()
+
+
+def test_samples_of_a_threads_run_are_recorded(runs_root: str) -> None:
+    url = sqlite_url(runs_root)
+    hub = MonitoringHub(resource_monitoring_interval=0.05)
+    with plait.load(threads_config(runs_root, hub)) as dfk:
+        fut = burn(0.5)
+        assert fut.result(timeout=30) == os.getpid()
+    rows = query(
+        url,
+        "SELECT resource_monitoring_interval, psutil_process_pid, psutil_process_time_user, "
+        "psutil_process_memory_resident, psutil_process_status FROM resource "
+        "WHERE run_id = :r AND task_id = :t AND try_id = 0 ORDER BY timestamp",
+        r=dfk.run_id,
+        t=fut.tid,
+    )
+    assert len(rows) >= 2
+    interval, pid, cpu, rss, status = rows[-1]
+    assert (interval, pid) == (0.05, os.getpid())
+    assert cpu > 0 and rss > 0 and status
+    (host,) = query(
+        url,
+        "SELECT hostname FROM try WHERE run_id = :r AND task_id = :t",
+        r=dfk.run_id,
+        t=fut.tid,
+    )
+    assert host == (socket.gethostname(),)
+
+
+def test_resource_monitoring_can_be_turned_off(runs_root: str) -> None:
+    url = sqlite_url(runs_root)
+    hub = MonitoringHub(resource_monitoring_enabled=False, resource_monitoring_interval=0.05)
+    with plait.load(threads_config(runs_root, hub)) as dfk:
+        burn(0.3).result(timeout=30)
+    assert query(url, "SELECT count(*) FROM resource WHERE run_id = :r", r=dfk.run_id) == [(0,)]
