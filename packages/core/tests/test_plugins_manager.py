@@ -189,8 +189,8 @@ def test_parsl_class_names_resolve_through_the_registry(site: Path) -> None:
         assert GoodExecutor.plugin_name == "good"
         with pytest.raises(ImportError, match="pip install plait-executor-workqueue"):
             from plait.executors import WorkQueueExecutor  # type: ignore[attr-defined]  # noqa: F401
-        with pytest.raises(ImportError, match="pip install plait-provider-kubernetes"):
-            from plait.providers import KubernetesProvider  # type: ignore[attr-defined]  # noqa: F401
+        with pytest.raises(ImportError, match="pip install plait-executor-flux"):
+            from plait.executors import FluxExecutor  # type: ignore[attr-defined]  # noqa: F401
 
 
 class Recorder:

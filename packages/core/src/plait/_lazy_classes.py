@@ -18,6 +18,8 @@ KNOWN_CLASSES: dict[str, tuple[str, str]] = {
     "SrunMPILauncher": ("launcher", "srun-mpi"),
     "MpiExecLauncher": ("launcher", "mpiexec"),
     "MpiRunLauncher": ("launcher", "mpirun"),
+    "AprunLauncher": ("launcher", "aprun"),
+    "JsrunLauncher": ("launcher", "jsrun"),
     "MonitoringHub": ("monitoring", "monitoring"),
 }
 

@@ -223,13 +223,19 @@ class HighThroughputExecutor(BlockProviderExecutor):
         client_port, worker_port = (int(p) for p in line.split()[1:3])
         self._ports = (client_port, worker_port)
 
+    #: the manager's console script, and the module run when the script is not there
+    manager_script = "plait-htex-manager"
+    manager_module = "plait_executor_htex.manager"
+
+    def manager_options(self) -> list[str]:
+        """Options a subclass adds to the manager command (its own manager parses them)."""
+        return []
+
     def launch_command(self, block_id: str) -> str:
         """The manager command for one node of block ``block_id``."""
         assert self._ports is not None
-        script = os.path.join(os.path.dirname(sys.executable), "plait-htex-manager")
-        program = (
-            script if os.path.exists(script) else f"{sys.executable} -m plait_executor_htex.manager"
-        )
+        script = os.path.join(os.path.dirname(sys.executable), self.manager_script)
+        program = script if os.path.exists(script) else f"{sys.executable} -m {self.manager_module}"
         parts = [
             program,
             f"--address {self.address}",
@@ -252,6 +258,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
             parts.append("--debug")
         if self.cert_dir:
             parts.append(f"--cert-dir {self.cert_dir}")
+        parts.extend(self.manager_options())
         return " ".join(parts)
 
     # -- tasks -------------------------------------------------------------
@@ -267,31 +274,46 @@ class HighThroughputExecutor(BlockProviderExecutor):
 
         :raises plait.errors.SerializationError: naming the argument that cannot be sent.
         """
-        if resource_specification and not resource_specification.keys() <= _ACCEPTED_RESOURCES:
+        priority, resources = (
+            self.task_resources(resource_specification) if resource_specification else (0, None)
+        )
+        if self.bad_state_message is not None:
+            raise ExecutorError(self, self.bad_state_message)
+        if self._shut_down:
+            raise ExecutorError(self, "has been shut down")
+        payload = pack_apply(func, args, kwargs, getattr(func, "__name__", None))
+        task_id = next(self._ids)
+        fut: Future[Any] = LeanFuture()
+        fut._htex_id = task_id  # type: ignore[attr-defined]
+        self._futures[task_id] = fut
+        self._send(protocol.TASKS, (task_id, priority, resources, payload))
+        # cheap test first: while managers are connected there is surely a live block
+        if self.poke is not None and not self._status.get("blocks") and not self.live_blocks():
+            self.poke()
+        return fut
+
+    def task_resources(self, resource_specification: dict[str, Any]) -> tuple[int, Any]:
+        """Check a task's (non-empty) resource specification; return its priority and what
+        its manager needs to know, which travels with the task to the manager
+        (:meth:`plait_executor_htex.manager.Manager.take_resources`): here the walltime
+        the manager enforces, as ``{"walltime": seconds}``, or None.
+
+        Subclasses whose managers need more (the MPI executor) override this. It is
+        called only for tasks that have a resource specification, so tasks without
+        one cost nothing extra.
+
+        :raises InvalidResourceSpecification: naming the keys this executor does not take.
+        """
+        if not resource_specification.keys() <= _ACCEPTED_RESOURCES:
             unknown = set(resource_specification) - _ACCEPTED_RESOURCES
             raise InvalidResourceSpecification(
                 unknown,
                 f"htex executor {self.label!r} accepts only 'priority' (and the kernel's "
                 f"'walltime'), not {sorted(unknown)}",
             )
-        if self.bad_state_message is not None:
-            raise ExecutorError(self, self.bad_state_message)
-        if self._shut_down:
-            raise ExecutorError(self, "has been shut down")
-        payload = pack_apply(func, args, kwargs, getattr(func, "__name__", None))
-        priority, walltime = 0, None
-        if resource_specification:
-            priority = int(resource_specification.get("priority", 0))
-            walltime = resource_specification.get("walltime")
-        task_id = next(self._ids)
-        fut: Future[Any] = LeanFuture()
-        fut._htex_id = task_id  # type: ignore[attr-defined]
-        self._futures[task_id] = fut
-        self._send(protocol.TASKS, (task_id, priority, walltime, payload))
-        # cheap test first: while managers are connected there is surely a live block
-        if self.poke is not None and not self._status.get("blocks") and not self.live_blocks():
-            self.poke()
-        return fut
+        walltime = resource_specification.get("walltime")
+        priority = int(resource_specification.get("priority", 0))
+        return priority, None if walltime is None else {"walltime": walltime}
 
     def scale_in(self, block_ids: list[str]) -> None:
         """Tell the interchange to give these blocks nothing more (and stop their managers
@@ -382,7 +404,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
             else:
                 stop = True
         if tasks:
-            header = [(task_id, priority, walltime) for task_id, priority, walltime, _ in tasks]
+            header = [(task_id, priority, resources) for task_id, priority, resources, _ in tasks]
             payloads = [payload for *_, payload in tasks]
             sock.send_multipart(protocol.batch(protocol.TASKS, header, payloads), copy=False)
         if cancels:

@@ -102,7 +102,9 @@ class Interchange:
         self.queue: list[tuple[int, int, int, Any]] = []  # (-priority, seq, id, payload)
         self.seq = itertools.count()
         self.cancelled: set[int] = set()
-        self.walltimes: dict[int, float] = {}  # seconds, for queued tasks that have one
+        #: what managers need to know of queued tasks with a resource specification (the
+        #: executor's ``task_resources``), passed on untouched
+        self.resources: dict[int, Any] = {}
         self.managers: dict[bytes, ManagerState] = {}
         #: managers that may take more tasks; dispatch looks only at these, so its cost
         #: follows the managers with room, not every manager connected
@@ -176,9 +178,9 @@ class Interchange:
                 unpacked = protocol.unbatch(frames[2:])
                 if unpacked is None:
                     raise ValueError("task header does not match its payloads")
-                for (task_id, priority, walltime), payload in zip(*unpacked, strict=True):
-                    if walltime is not None:
-                        self.walltimes[task_id] = walltime
+                for (task_id, priority, resources), payload in zip(*unpacked, strict=True):
+                    if resources is not None:
+                        self.resources[task_id] = resources
                     heapq.heappush(self.queue, (-priority, next(self.seq), task_id, payload))
             elif kind == protocol.CANCEL:
                 self.cancel(protocol.loads(frames[2]))
@@ -326,13 +328,14 @@ class Interchange:
             free = manager.free(len(self.queue), managers)
             if not pacing.worth_sending(free, len(manager.tasks), manager.most, len(self.queue)):
                 continue
-            batch: list[tuple[tuple[int, float | None], Any]] = []
+            batch: list[tuple[tuple[int, Any], Any]] = []
             while self.queue and len(batch) < free:
                 _, _, task_id, payload = heapq.heappop(self.queue)
+                resources = self.resources.pop(task_id, None)
                 if task_id in self.cancelled:
                     self.cancelled.discard(task_id)
                     continue
-                batch.append(((task_id, self.walltimes.pop(task_id, None)), payload))
+                batch.append(((task_id, resources), payload))
                 manager.tasks.add(task_id)
                 self.where[task_id] = manager.identity
             if batch:

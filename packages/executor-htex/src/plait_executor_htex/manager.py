@@ -91,6 +91,21 @@ class Manager:
 
     # -- workers -----------------------------------------------------------
 
+    #: the module a worker process runs
+    worker_module = "plait_executor_htex.worker"
+
+    def worker_command(self, index: int) -> list[str]:
+        """The command line of worker ``index``: exec'd, never forked from this process."""
+        return [
+            sys.executable,
+            "-m",
+            self.worker_module,
+            "--port",
+            str(self.worker_port),
+            "--id",
+            str(index),
+        ]
+
     def start_worker(self, index: int) -> Worker:
         env = dict(os.environ)
         env.update(worker_environment(index, self.accelerators, self.cpu_sets[index]))
@@ -103,19 +118,7 @@ class Manager:
             PLAIT_WORKER_BLOCK_ID=self.block_id,
         )
         cpu_set = self.cpu_sets[index]
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "plait_executor_htex.worker",
-                "--port",
-                str(self.worker_port),
-                "--id",
-                str(index),
-            ],
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
+        proc = subprocess.Popen(self.worker_command(index), env=env, stdin=subprocess.DEVNULL)
         if cpu_set:
             try:
                 os.sched_setaffinity(proc.pid, cpu_set)
@@ -334,14 +337,21 @@ class Manager:
             unpacked = protocol.unbatch(frames[1:])
             if unpacked is not None:
                 header, payloads = unpacked
-                for (task_id, walltime), payload in zip(header, payloads, strict=True):
+                for (task_id, resources), payload in zip(header, payloads, strict=True):
                     self.queue.append((task_id, payload))
-                    if walltime is not None:
-                        self.walltimes[task_id] = walltime
+                    if resources is not None:
+                        self.take_resources(task_id, resources)
         elif kind == protocol.CANCEL:
             self.cancel(protocol.loads(frames[1]))
         elif kind == protocol.STOP:
             self.stopping = True
+
+    def take_resources(self, task_id: int, resources: dict[str, Any]) -> None:
+        """Note what the executor sent along with a task (its ``task_resources``): the
+        walltime. Subclasses override it to take more."""
+        walltime = resources.get("walltime")
+        if walltime is not None:
+            self.walltimes[task_id] = walltime
 
     def on_worker(self, frames: list[Any]) -> None:
         worker = self.workers.get(frames[0])
@@ -381,8 +391,11 @@ class Manager:
         self.context.term()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="plait-htex-manager", description=__doc__.splitlines()[0])
+def build_parser(
+    prog: str = "plait-htex-manager", description: str = __doc__.splitlines()[0]
+) -> argparse.ArgumentParser:
+    """The manager's options; a subclass's manager adds its own to these."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--address", required=True, help="the interchange's address")
     parser.add_argument("--port", type=int, required=True, help="the interchange's worker port")
     parser.add_argument("--token-file", required=True, help="file holding this run's token")
@@ -406,7 +419,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run a manager until the interchange stops it or goes silent."""
-    args = build_parser().parse_args(argv)
+    return serve(Manager, build_parser().parse_args(argv))
+
+
+def serve(manager_class: type[Manager], args: argparse.Namespace) -> int:
+    """Log to the log directory, run a ``manager_class`` until it stops, and close it
+    (killing its workers) however it stops, SIGTERM included."""
     if args.logdir:
         os.makedirs(args.logdir, exist_ok=True)
         logging.basicConfig(
@@ -414,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
             level=logging.DEBUG if args.debug else logging.INFO,
             format="%(asctime)s %(levelname)s %(message)s",
         )
-    manager = Manager(args)
+    manager = manager_class(args)
 
     def on_term(signum: int, frame: Any) -> None:
         raise SystemExit(128 + signum)

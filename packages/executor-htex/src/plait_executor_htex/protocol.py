@@ -13,15 +13,19 @@ argument or result, and relays receive large frames without copying them
 Channels:
 
 * executor -> interchange: ``HELLO`` (JSON token), ``TASKS`` [(id, priority,
-  payload)], ``CANCEL`` [id], ``HB``, ``STOP``;
+  resources, payload)], ``CANCEL`` [id], ``HB``, ``STOP``;
 * interchange -> executor: ``RESULTS`` [(id, kind, data)], ``STATUS`` {blocks},
   ``REFUSED`` (a manager was refused: message);
 * manager -> interchange: ``REG`` (JSON registration), ``HB``, ``RESULTS`` [(id, kind,
   seconds)], ``DRAIN``;
 * interchange -> manager: ``OK``, ``REFUSED`` (JSON reason), ``TASKS`` [(id,
-  payload)], ``CANCEL`` [id], ``HB``, ``STOP``;
+  resources, payload)], ``CANCEL`` [id], ``HB``, ``STOP``;
 * worker <-> manager: ``READY``; ``TASK`` (id, payload); ``RESULT`` (id, kind, seconds,
   data).
+
+``resources`` is None for a task without a resource specification, else what the
+executor's ``task_resources`` made of it for the manager (HTEX: the walltime); the
+interchange passes it on untouched.
 
 ``seconds`` is how long the task ran (None for one that never ran: cancelled,
 lost); managers and the interchange pace their hand-outs by it.

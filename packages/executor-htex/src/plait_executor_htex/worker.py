@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any, cast
 
 import zmq
@@ -38,11 +39,18 @@ PARENT_CHECK_MS = 1000
 FLUSH_AFTER = 0.002
 
 
-def run_task(payload: bytes) -> tuple[str, bytes]:
-    """Run one packed call; return ``(kind, packed outcome)``."""
+def run_task(
+    payload: bytes,
+    call: Callable[[Callable[..., Any], tuple[Any, ...], dict[str, Any]], Any] | None = None,
+) -> tuple[str, bytes]:
+    """Run one packed call; return ``(kind, packed outcome)``.
+
+    :param call: runs ``(func, args, kwargs)`` instead of a plain call, for workers that
+        wrap some tasks (the MPI worker captures a bash app's stderr).
+    """
     try:
         func, args, kwargs = unpack_apply(payload)
-        result = func(*args, **kwargs)
+        result = func(*args, **kwargs) if call is None else call(func, args, kwargs)
     except BaseException as exc:  # the task's own failure travels back
         return protocol.RESULT_ERR, pack_exception(exc)
     try:

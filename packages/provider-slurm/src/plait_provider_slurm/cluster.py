@@ -230,7 +230,8 @@ class SlurmCluster:
 
     def _start(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        for sub in ("log", "state", "munge", "db", "tmp", *(f"spool/{n}" for n in self.nodes)):
+        nodes = (f"{kind}/{n}" for n in self.nodes for kind in ("spool", "tmp"))
+        for sub in ("log", "state", "munge", "db", *nodes):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         ports = free_ports(3 + len(self.nodes))
         self.ctld_port, self.dbd_port, self.db_port = ports[:3]
@@ -470,7 +471,9 @@ class SlurmCluster:
             "SlurmdTimeout=60",
             f"StateSaveLocation={d / 'state'}",
             f"SlurmdSpoolDir={d / 'spool' / '%n'}",
-            f"TmpFS={d / 'tmp'}",
+            # one per emulated node, as on real nodes (Open MPI's PMIx keeps per-job
+            # directories there: shared, two nodes' ranks of one job clash)
+            f"TmpFS={d / 'tmp' / '%n'}",
             f"SlurmctldPidFile={d / 'slurmctld.pid'}",
             f"SlurmdPidFile={d / 'slurmd-%n.pid'}",
             f"SlurmctldLogFile={d / 'log' / 'slurmctld.log'}",
