@@ -103,6 +103,19 @@ def pid_then_sleep(pid_file: str, seconds: float) -> int:
 
 
 @python_app
+def spin(seconds: float) -> int:
+    """Use a CPU for ``seconds`` (in 10 ms bursts, so a sampler thread gets turns); the
+    worker's pid."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        burst = time.monotonic() + 0.01
+        while time.monotonic() < burst:
+            pass
+        time.sleep(0.002)
+    return os.getpid()
+
+
+@python_app
 def nap(seconds: float) -> float:
     """Sleep ``seconds`` (a task of known length)."""
     time.sleep(seconds)

@@ -25,6 +25,7 @@ from typing import Any
 import zmq
 
 from plait.errors import ConfigError, ExecutorError, InvalidResourceSpecification
+from plait.events import NodeChanged
 from plait.executors.blocks import BlockProviderExecutor
 from plait.lean_future import LeanFuture
 from plait.providers.base import ExecutionProvider
@@ -258,6 +259,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
             parts.append("--debug")
         if self.cert_dir:
             parts.append(f"--cert-dir {self.cert_dir}")
+        if self.resource_interval:
+            parts.append(f"--resource-interval {self.resource_interval}")
         parts.extend(self.manager_options())
         return " ".join(parts)
 
@@ -321,6 +324,10 @@ class HighThroughputExecutor(BlockProviderExecutor):
         if block_ids:
             self._send(protocol.HOLD, list(block_ids))
         super().scale_in(block_ids)
+
+    def monitor_resources(self) -> bool:
+        """Yes: each worker samples itself (and what its task started) while it runs."""
+        return True
 
     def cancel(self, future: Future[Any]) -> bool:
         """Withdraw a queued task or kill the worker running it (a new worker replaces it)."""
@@ -438,8 +445,36 @@ class HighThroughputExecutor(BlockProviderExecutor):
                     fut.set_exception(value)
         elif kind == protocol.STATUS:
             self._status = protocol.loads(rest[0])
+        elif kind == protocol.RESOURCES:
+            report = self.on_resource_sample
+            for task_id, values in protocol.loads(rest[0]):
+                fut = self._futures.get(task_id)
+                if fut is not None and report is not None:
+                    report(fut, values)
+        elif kind == protocol.NODE:
+            self._node_changed(protocol.loads(rest[0]))
         elif kind == protocol.REFUSED:
             logger.error("executor %s: %s", self.label, protocol.loads(rest[0]))
+
+    def _node_changed(self, node: dict[str, Any]) -> None:
+        """A manager joined or left: tell the kernel's observers (``plait_node_changed``)."""
+        if self.on_node is None:
+            return
+        self.on_node(
+            NodeChanged(
+                self.run_id or "",
+                self.label,
+                node["hostname"],
+                node["uid"],
+                node["block_id"],
+                node["cpu_count"],
+                node["total_memory"],
+                node["workers"],
+                node["python"],
+                node["active"],
+                time.time(),
+            )
+        )
 
     def _with_job(self, error: ManagerLost) -> ManagerLost:
         """``error`` naming the provider job behind the lost block and its state now."""

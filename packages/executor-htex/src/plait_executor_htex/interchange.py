@@ -52,6 +52,8 @@ class ManagerState:
     draining: bool = False
     held: bool = False
     pace: pacing.TaskPace = field(default_factory=pacing.TaskPace)
+    #: what the manager said of its node (the executor's ``NODE`` messages)
+    node: dict[str, Any] = field(default_factory=dict)
 
     @property
     def most(self) -> int:
@@ -237,6 +239,8 @@ class Interchange:
             elif kind == protocol.DRAIN:
                 manager.draining = True
                 self.room.pop(identity, None)
+            elif kind == protocol.RESOURCES:
+                self.to_client(protocol.RESOURCES, protocol.loads(frames[2]))
         except Exception:
             logger.exception("malformed %r message from manager %r: dropped", kind, identity)
             self.dropped += 1
@@ -280,9 +284,19 @@ class Interchange:
             reason = f"malformed registration ({type(exc).__name__}: {exc})"
             self.workers.send_multipart([identity, protocol.REFUSED, protocol.dumps_json(reason)])
             return
+        state.node = {
+            "hostname": state.hostname,
+            "uid": str(info.get("uid", "")),
+            "block_id": state.block_id,
+            "cpu_count": int(info.get("cpu_count") or 0),
+            "total_memory": int(info.get("total_memory") or 0),
+            "workers": state.workers,
+            "python": info.get("versions", "").rpartition("Python ")[2],
+        }
         self.managers[identity] = self.room[identity] = state
         self.workers.send_multipart([identity, protocol.OK, b""])
         self.last_status = 0.0  # tell the executor at once that a block is live
+        self.to_client(protocol.NODE, {**state.node, "active": True})
         logger.info(
             "manager %s on %s (block %s) registered with %s workers",
             info["uid"],
@@ -317,8 +331,13 @@ class Interchange:
     def release(self, manager: ManagerState) -> None:
         """Stop a held manager and forget it."""
         self.workers.send_multipart([manager.identity, protocol.STOP, b""])
+        self.forget(manager)
+
+    def forget(self, manager: ManagerState) -> None:
+        """Drop ``manager`` and tell the executor its node left."""
         self.managers.pop(manager.identity, None)
         self.room.pop(manager.identity, None)
+        self.to_client(protocol.NODE, {**manager.node, "active": False})
 
     def dispatch(self, now: float) -> None:
         if not self.queue:
@@ -367,8 +386,7 @@ class Interchange:
                 manager.block_id,
                 silent,
             )
-            del self.managers[identity]
-            self.room.pop(identity, None)
+            self.forget(manager)
             error = pack(
                 ManagerLost(
                     identity.decode(errors="replace"), manager.hostname, manager.block_id, silent

@@ -82,6 +82,8 @@ class Manager:
         self.cancelled: set[int] = set()
         #: (task id, result kind, seconds it ran or None, packed outcome)
         self.results: list[tuple[int, str, float | None, Any]] = []
+        #: resource samples from workers' samplers, (task id, sample), for the interchange
+        self.samples: list[tuple[int, dict[str, Any]]] = []
         self.pace = pacing.TaskPace()
         self.last_heard = time.monotonic()
         self.last_sent = 0.0
@@ -96,7 +98,7 @@ class Manager:
 
     def worker_command(self, index: int) -> list[str]:
         """The command line of worker ``index``: exec'd, never forked from this process."""
-        return [
+        command = [
             sys.executable,
             "-m",
             self.worker_module,
@@ -105,6 +107,9 @@ class Manager:
             "--id",
             str(index),
         ]
+        if self.args.resource_interval:
+            command += ["--resource-interval", str(self.args.resource_interval)]
+        return command
 
     def start_worker(self, index: int) -> Worker:
         env = dict(os.environ)
@@ -253,6 +258,8 @@ class Manager:
                         "workers": self.count,
                         "prefetch": self.args.prefetch,
                         "pid": os.getpid(),
+                        "cpu_count": os.cpu_count() or 0,
+                        "total_memory": _total_memory(),
                     }
                 ),
             ]
@@ -311,6 +318,9 @@ class Manager:
                 self.ix.send_multipart(protocol.batch(protocol.RESULTS, header, data), copy=False)
                 self.results = []
                 self.last_sent = now
+            if self.samples:
+                self.ix.send_multipart([protocol.RESOURCES, protocol.dumps(self.samples)])
+                self.samples = []
             if now - self.last_sent >= period:
                 self.ix.send_multipart([protocol.HB, b""])
                 self.last_sent = now
@@ -355,6 +365,9 @@ class Manager:
 
     def on_worker(self, frames: list[Any]) -> None:
         worker = self.workers.get(frames[0])
+        if worker is None and len(frames) == 3 and frames[1] == protocol.RESOURCE:
+            self.samples.append(protocol.loads(frames[2]))  # a worker's resource sampler
+            return
         if worker is None or len(frames) < 2:
             return  # a worker that was just replaced
         kind = frames[1]
@@ -391,6 +404,14 @@ class Manager:
         self.context.term()
 
 
+def _total_memory() -> int:
+    """Bytes of memory on this node (0 where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 0
+
+
 def build_parser(
     prog: str = "plait-htex-manager", description: str = __doc__.splitlines()[0]
 ) -> argparse.ArgumentParser:
@@ -414,6 +435,12 @@ def build_parser(
     parser.add_argument("--logdir", default=None)
     parser.add_argument("--cert-dir", default=None, help="CurveZMQ keys of this run")
     parser.add_argument("--debug", action="store_true")
+    parser.add_argument(
+        "--resource-interval",
+        type=float,
+        default=0.0,
+        help="seconds between resource samples of running tasks (0: none)",
+    )
     return parser
 
 

@@ -21,7 +21,11 @@ Channels:
 * interchange -> manager: ``OK``, ``REFUSED`` (JSON reason), ``TASKS`` [(id,
   resources, payload)], ``CANCEL`` [id], ``HB``, ``STOP``;
 * worker <-> manager: ``READY``; ``TASK`` (id, payload); ``RESULT`` (id, kind, seconds,
-  data).
+  data); from a worker's resource sampler (its own socket, identity ``w<N>r``):
+  ``RESOURCE`` (id, sample);
+* resource samples travel on as ``RESOURCES`` [(id, sample)], manager -> interchange ->
+  executor; the interchange tells the executor of managers joining and leaving with
+  ``NODE`` {hostname, uid, block_id, cpu_count, total_memory, workers, python, active}.
 
 ``resources`` is None for a task without a resource specification, else what the
 executor's ``task_resources`` made of it for the manager (HTEX: the walltime); the
@@ -57,6 +61,9 @@ HOLD = b"HOLD"
 READY = b"READY"
 TASK = b"TASK"
 RESULT = b"RESULT"
+RESOURCE = b"RESOURCE"
+RESOURCES = b"RESOURCES"
+NODE = b"NODE"
 
 RESULT_OK = "ok"
 RESULT_ERR = "err"

@@ -28,6 +28,7 @@ from typing import Any, cast
 import zmq
 
 from plait.errors import SerializationError
+from plait.resources import sampler
 from plait.serialize import pack, unpack_apply
 from plait_executor_htex import protocol
 from plait_executor_htex.errors import RemoteError
@@ -86,15 +87,61 @@ def watch_parent(parent: int) -> None:
     threading.Thread(target=watch, name="plait-worker-watchdog", daemon=True).start()
 
 
+class ResourceSampler:
+    """Samples this worker (and what its task started) every ``--resource-interval``
+    seconds while a task runs, and sends each sample to the manager on a socket of its
+    own (a thread: the task holds the worker's main thread). Nothing when psutil is
+    missing (logged once)."""
+
+    def __init__(self, context: zmq.Context[Any], args: argparse.Namespace, running: list[Any]):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(context, args.port, args.id, args.resource_interval, running),
+            name="plait-worker-resources",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _run(
+        self, context: zmq.Context[Any], port: int, index: int, interval: float, running: list[Any]
+    ) -> None:
+        sample = sampler()
+        if sample is None:
+            return
+        sock = context.socket(zmq.DEALER)
+        sock.setsockopt(zmq.IDENTITY, f"w{index}r".encode())
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(f"tcp://127.0.0.1:{port}")
+        try:
+            while not self._stop.wait(interval):
+                task_id = running[0]
+                if task_id is not None:
+                    body = protocol.dumps((task_id, sample()))
+                    sock.send_multipart([protocol.RESOURCE, body])
+        finally:
+            sock.close(0)
+
+    def stop(self) -> None:
+        """Stop sampling and close the socket (before the context is terminated)."""
+        self._stop.set()
+        self._thread.join(timeout=PARENT_CHECK_MS / 1000)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve tasks until the manager goes away."""
     parser = argparse.ArgumentParser(prog="plait-htex-worker")
     parser.add_argument("--port", type=int, required=True, help="the manager's worker port")
     parser.add_argument("--id", type=int, required=True, help="this worker's number")
+    parser.add_argument(
+        "--resource-interval", type=float, default=0.0, help="seconds between resource samples"
+    )
     args = parser.parse_args(argv)
     parent = os.getppid()
     watch_parent(parent)
     context = zmq.Context()
+    running: list[int | None] = [None]  # the task running now, for the resource sampler
+    sampling = ResourceSampler(context, args, running) if args.resource_interval > 0 else None
     sock = context.socket(zmq.DEALER)
     sock.setsockopt(zmq.IDENTITY, f"w{args.id}".encode())
     sock.setsockopt(zmq.LINGER, 0)
@@ -132,13 +179,17 @@ def main(argv: list[str] | None = None) -> int:
                 sock.send_multipart(protocol.batch(protocol.RESULT, header, data), copy=False)
                 header, data = [], []
             task_id, payload = queue.popleft()
+            running[0] = task_id
             began = time.perf_counter()
             result_kind, packed = run_task(payload)
+            running[0] = None
             if not header:
                 oldest = time.monotonic()
             header.append((task_id, result_kind, time.perf_counter() - began))
             data.append(packed)
     finally:
+        if sampling is not None:
+            sampling.stop()
         sock.close(0)
         context.term()
 

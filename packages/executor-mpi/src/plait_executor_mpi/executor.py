@@ -200,6 +200,11 @@ class MPIExecutor(HighThroughputExecutor):
             )
         return super().submit(func, resource_specification, *args, **kwargs)
 
+    def monitor_resources(self) -> bool:
+        """Not yet: an MPI task's ranks run on several nodes, and its worker only waits
+        for the launcher, so a worker's own samples would say little."""
+        return False
+
     def task_resources(self, resource_specification: dict[str, Any]) -> tuple[int, Any]:
         """The task's priority, and its MPI request (plus walltime) for the manager."""
         request = parse_request(
