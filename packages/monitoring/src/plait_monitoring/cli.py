@@ -1,8 +1,9 @@
 """``plait monitoring``: read and maintain monitoring databases.
 
-``summary`` prints one run; ``upgrade`` migrates a database to the schema this
-plait-monitoring writes; ``replay`` loads records a run left in its spill file
-because the database was down when it ended. (The web UI will be ``serve``.)
+``summary`` prints one run; ``serve`` runs the web UI over a database;
+``upgrade`` migrates a database to the schema this plait-monitoring writes;
+``replay`` loads records a run left in its spill file because the database was
+down when it ended.
 
 This module is imported whenever the ``plait`` command starts, so it imports
 SQLAlchemy only inside :meth:`MonitoringCommand.run`.
@@ -27,7 +28,7 @@ class MonitoringCommand(Command):
     """The ``plait monitoring`` subcommands."""
 
     plugin_name = "monitoring"
-    help = "summarize, upgrade or load monitoring databases"
+    help = "summarize, serve (web UI), upgrade or load monitoring databases"
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -43,6 +44,14 @@ class MonitoringCommand(Command):
             "upgrade", help="migrate a database to this plait-monitoring's schema"
         )
         _db_option(upgrade)
+        serve = sub.add_parser("serve", help="the web UI over a monitoring database")
+        _db_option(serve)
+        serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+        serve.add_argument(
+            "--host",
+            default="127.0.0.1",
+            help="address to bind (default 127.0.0.1); any other needs the printed token",
+        )
         replay = sub.add_parser(
             "replay", help="write the records a run left in its spill file into the database"
         )
@@ -61,6 +70,10 @@ class MonitoringCommand(Command):
                 from plait_monitoring.summary import load_summary, render
 
                 print(render(load_summary(url, args.run, args.limit)))
+            elif args.action == "serve":
+                from plait_monitoring.web import serve
+
+                serve(url, host=args.host, port=args.port)
             elif args.action == "upgrade":
                 _upgrade(url)
             else:

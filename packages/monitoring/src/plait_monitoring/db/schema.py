@@ -75,6 +75,7 @@ task = Table(
     PrimaryKeyConstraint("task_id", "run_id"),
     Index("ix_task_task_hashsum", "task_hashsum"),
     Index("ix_task_run_func_state", "run_id", "task_func_name", "task_status_name"),
+    Index("ix_task_run_task", "run_id", "task_id"),  # the UI's task lists and DAG, by id
 )
 
 try_ = Table(
@@ -104,7 +105,7 @@ status = Table(
     Column("run_id", Text, ForeignKey("workflow.run_id"), nullable=False),
     Column("try_id", Integer, nullable=False),
     PrimaryKeyConstraint("task_id", "run_id", "task_status_name", "timestamp"),
-    Index("ix_status_run_task", "run_id", "task_id"),
+    Index("ix_status_run_task_time", "run_id", "task_id", "timestamp"),  # a task's history
     Index("ix_status_run_time", "run_id", "timestamp"),
 )
 

@@ -54,6 +54,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_task_run_func_state", "task", ["run_id", "task_func_name", "task_status_name"]
     )
+    op.create_index("ix_task_run_task", "task", ["run_id", "task_id"])
     op.create_table(
         "try",
         sa.Column("try_id", sa.Integer, nullable=False),
@@ -79,7 +80,7 @@ def upgrade() -> None:
         sa.Column("try_id", sa.Integer, nullable=False),
         sa.PrimaryKeyConstraint("task_id", "run_id", "task_status_name", "timestamp"),
     )
-    op.create_index("ix_status_run_task", "status", ["run_id", "task_id"])
+    op.create_index("ix_status_run_task_time", "status", ["run_id", "task_id", "timestamp"])
     op.create_index("ix_status_run_time", "status", ["run_id", "timestamp"])
     op.create_table(
         "block",
