@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import plait
 from plait import Config
@@ -41,7 +44,7 @@ def test_encrypted_run_works_and_keyless_manager_is_refused(tmp_path: Path) -> N
             assert ((certs / key).stat().st_mode & 0o777) == 0o600
         assert executor.cert_dir and "--cert-dir" in executor.launch_command("9")
         assert executor._ports is not None
-        keyless = subprocess.run(
+        keyless = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -55,11 +58,17 @@ def test_encrypted_run_works_and_keyless_manager_is_refused(tmp_path: Path) -> N
                 "--hb-threshold",
                 "2",
             ],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=90,
-            env=dict(os.environ),
+            env={**os.environ, "PYTHONFAULTHANDLER": "1"},
         )
-        assert keyless.returncode != 0 and "--cert-dir" in keyless.stderr
+        try:
+            _, stderr = keyless.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            keyless.send_signal(signal.SIGABRT)  # faulthandler prints where it is stuck
+            _, stderr = keyless.communicate(timeout=10)
+            pytest.fail(f"the refused manager did not exit:\n{stderr}")
+        assert keyless.returncode != 0 and "--cert-dir" in stderr
         assert executor.connected_managers() == 1
         assert _inc(1).result(timeout=60) == 2

@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from typing import Any
@@ -404,6 +405,12 @@ class Manager:
         self.context.term()
 
 
+#: seconds a stopping manager may take to close (its workers are killed first)
+CLOSE_LIMIT = 10.0
+#: exit status of a manager that had to give up closing its sockets
+EXIT_STUCK = 70
+
+
 def _total_memory() -> int:
     """Bytes of memory on this node (0 where the system does not say)."""
     try:
@@ -468,7 +475,12 @@ def serve(manager_class: type[Manager], args: argparse.Namespace) -> int:
     try:
         return manager.run()
     finally:
+        # bounded: a manager that cannot finish closing its sockets still exits
+        watchdog = threading.Timer(CLOSE_LIMIT, os._exit, (EXIT_STUCK,))
+        watchdog.daemon = True
+        watchdog.start()
         manager.close()
+        watchdog.cancel()
 
 
 if __name__ == "__main__":
