@@ -3,8 +3,9 @@
 Observer hooks call :meth:`Writer.put` with the event object (a lock-free queue
 append). The thread turns events into row operations, keeps them in a
 :class:`~plait_monitoring.buffer.SpillBuffer` and writes whatever has gathered in
-one transaction, so rows reach the database within milliseconds while it keeps
-up and in bigger batches when it falls behind.
+one transaction at most every :data:`FLUSH_EVERY` seconds (sooner once a full
+batch waits), so rows reach the database within a second while it keeps up,
+and in bigger batches when it falls behind.
 
 When the database is locked or unreachable, the batch stays in the buffer and
 is retried with a growing pause (at most :data:`MAX_BACKOFF` seconds), with one
@@ -39,6 +40,10 @@ from plait_monitoring.rows import Op, RowMaker
 logger = logging.getLogger("plait.monitoring")
 
 BATCH = 5000  # most operations in one transaction
+#: seconds between two transactions while fewer than BATCH operations wait: rows still
+#: arrive within a second, and a busy workflow's writer wakes and commits ten times
+#: less often than once per event
+FLUSH_EVERY = 0.25
 DRAIN = 20000  # most events taken from the queue between two writes
 MIN_BACKOFF = 0.1
 MAX_BACKOFF = 2.0
@@ -72,6 +77,7 @@ class Writer:
         self._stop_at: float | None = None  # closing: when to give up on an unavailable database
         self._patience = 0.0
         self._retry_at = 0.0
+        self._flush_at = 0.0  # when the next transaction is due (if fewer than BATCH wait)
         self._backoff = MIN_BACKOFF
         self._thread = threading.Thread(
             target=self._run, name="plait-monitoring-writer", daemon=True
@@ -116,11 +122,18 @@ class Writer:
                     self._take(0)
                 self._give_up()
                 return
-            wait = max(0.0, self._retry_at - now) if self.buffer else 1.0
+            due = max(self._retry_at, self._flush_at if stop_at is None else 0.0)
+            wait = max(0.0, due - now) if self.buffer else 1.0
             if stop_at is not None:
                 wait = min(wait, max(0.0, stop_at - now))
             self._take(wait)
-            if self.buffer and time.monotonic() >= self._retry_at:
+            now = time.monotonic()
+            if (
+                self.buffer
+                and now >= self._retry_at
+                and (now >= self._flush_at or stop_at is not None or len(self.buffer) >= BATCH)
+            ):
+                self._flush_at = now + FLUSH_EVERY
                 self._write_batch()
 
     def _take(self, wait: float) -> None:

@@ -774,20 +774,23 @@ class DataFlowKernel:
             self._notify(task)
 
     def _notify(self, task: TaskRecord, error: BaseException | None = None) -> None:
+        # the per-task hot path when a monitor is on: positional, no enum property lookup
         self._plugins.notify_task_state(
             TaskStateChanged(
-                run_id=self.run_id,
-                task_id=task.id,
-                func_name=task.func_name,
-                state=task.status.name,
-                try_id=task.try_id,
-                executor=task.executor,
-                timestamp=time.time(),
-                time_invoked=task.time_invoked,
-                try_time_launched=task.try_time_launched,
-                try_time_returned=task.try_time_returned,
-                error=f"{type(error).__name__}: {error}" if error is not None else None,
-                depends=tuple(d.tid for d in task.depends if isinstance(d, AppFuture)),
+                self.run_id,
+                task.id,
+                task.func_name,
+                task.status._name_,
+                task.try_id,
+                task.executor,
+                time.time(),
+                task.time_invoked,
+                task.try_time_launched,
+                task.try_time_returned,
+                f"{type(error).__name__}: {error}" if error is not None else None,
+                tuple(d.tid for d in task.depends if isinstance(d, AppFuture))
+                if task.depends
+                else (),
             )
         )
 

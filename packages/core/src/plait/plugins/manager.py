@@ -20,7 +20,7 @@ import logging
 import os
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -107,6 +107,8 @@ class Plugins:
         self._registries: dict[str, Registry[Any]] = {}
         self._lock = threading.RLock()
         self._observers: dict[str, bool] = {}
+        #: the implementing functions of each observer hook, cached (events are per task)
+        self._observer_functions: dict[str, list[tuple[Callable[..., Any], str]]] = {}
         from plait.plugins import builtin
 
         self.register(builtin, BUILTIN_PLUGIN, Source(BUILTIN_PLUGIN, "plait", _version("plait")))
@@ -134,6 +136,7 @@ class Plugins:
             self._sources[name] = source
             self._registries.clear()
             self._observers.clear()
+            self._observer_functions.clear()
 
     def unregister(self, name: str) -> None:
         """Remove a plugin registered under ``name``."""
@@ -142,6 +145,7 @@ class Plugins:
             self._sources.pop(name, None)
             self._registries.clear()
             self._observers.clear()
+            self._observer_functions.clear()
 
     def _load_entry_points(self) -> None:
         import importlib_metadata
@@ -300,13 +304,16 @@ class Plugins:
         return cached
 
     def _notify(self, hook_name: str, event: object) -> None:
-        for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
+        functions = self._observer_functions.get(hook_name)
+        if functions is None:
+            impls = getattr(self._pm.hook, hook_name).get_hookimpls()
+            functions = [(impl.function, impl.plugin_name) for impl in impls]
+            self._observer_functions[hook_name] = functions
+        for function, plugin_name in functions:
             try:
-                impl.function(event=event)
+                function(event=event)
             except Exception:
-                logger.exception(
-                    "observer %s of plugin %r raised; ignored", hook_name, impl.plugin_name
-                )
+                logger.exception("observer %s of plugin %r raised; ignored", hook_name, plugin_name)
 
     def notify_workflow_started(self, event: WorkflowStarted) -> None:
         """Tell observers a workflow started."""
