@@ -110,7 +110,7 @@ def test_tasks_run_in_pods_with_the_template_intact_and_nothing_left_after_exit(
     assert isinstance(provider, KubernetesProvider)
     config = Config(executors=[htex], run_dir=str(tmp_path / "runinfo"), strategy_period=0.5)
     began = time.monotonic()
-    with plait.load(config):
+    with plait.load(config) as dfk:
         assert k8s_apps.env_var("PLAIT_TEST_VAR").result(timeout=TIMEOUT) == "from-the-template"
         first_result = time.monotonic() - began
         (name,) = pods(htex)
@@ -130,7 +130,9 @@ def test_tasks_run_in_pods_with_the_template_intact_and_nothing_left_after_exit(
         assert {"name": "scratch", "mountPath": "/scratch"} in worker["volumeMounts"]
         assert {"name": "PLAIT_TEST_VAR", "value": "from-the-template"} in worker["env"]
         assert spec["restartPolicy"] == "Never"
-        assert created["metadata"]["labels"]["plait-run"] == provider.run_id
+        labels = created["metadata"]["labels"]
+        assert labels["plait-run"] == provider.run_id == dfk.run_id  # the workflow's run
+        assert f"plait-provider={labels['plait-provider']}" == provider.selector
         assert created["status"]["phase"] == "Running"
         assert (tmp_path / "runinfo").exists()
         assert pod_processes({name}), "the pod's manager runs as a local process"

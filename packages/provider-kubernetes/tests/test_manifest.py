@@ -16,7 +16,7 @@ from plait_provider_kubernetes.manifest import (
     quantity,
     quantity_value,
 )
-from plait_provider_kubernetes.template import RUN_LABEL, WORKER_CONTAINER
+from plait_provider_kubernetes.template import PROVIDER_LABEL, RUN_LABEL, WORKER_CONTAINER
 
 
 def shape(**changes: Any) -> PodShape:
@@ -36,7 +36,7 @@ def test_the_plain_manifest() -> None:
     assert manifest["metadata"] == {
         "name": "pod-1",
         "namespace": "ns1",
-        "labels": {MANAGED_BY[0]: MANAGED_BY[1], RUN_LABEL: "run1"},
+        "labels": {MANAGED_BY[0]: MANAGED_BY[1], RUN_LABEL: "run1", PROVIDER_LABEL: "run1"},
     }
     spec = manifest["spec"]
     assert spec["restartPolicy"] == "Never"

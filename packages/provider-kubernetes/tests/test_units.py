@@ -78,7 +78,11 @@ def test_construction_reads_no_configuration_and_sizes_workers_by_the_limits() -
     )
     assert provider.cores_per_node == 3
     assert provider.mem_per_node == pytest.approx(2**31 / 1e9)
-    assert provider.selector == f"plait-run={provider.run_id}"
+    assert provider.selector == f"plait-provider={provider.run_id}"  # no run yet: its own id
+    provider.run_id = "run-7"  # the executor's, before its first block
+    assert provider.run_id == "run-7"
+    assert provider.manifest("p-1", "true")["metadata"]["labels"]["plait-run"] == "run-7"
+    assert provider.selector != "plait-provider=run-7"
     assert repr(provider) == (
         "KubernetesProvider(image='python:3.11', max_cpu='3500m', max_mem='2Gi', "
         "kubeconfig='/nonexistent')"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plait.launchers.simple import SingleNodeLauncher
-from plait_provider_kubernetes.template import RUN_LABEL, WORKER_CONTAINER
+from plait_provider_kubernetes.template import PROVIDER_LABEL, RUN_LABEL, WORKER_CONTAINER
 
 #: A Kubernetes resource quantity (``"500m"``, ``"1.5"``, ``"250Mi"``, ``"2G"``, ``"1e3"``).
 QUANTITY = re.compile(
@@ -80,8 +80,8 @@ class PodShape:
     """What the provider's parameters say about every pod (validated by the provider).
 
     :param persistent_volumes: ``(claim name, mount path)`` pairs.
-    :param labels: extra labels; the run label and ``app.kubernetes.io/managed-by``
-        are added.
+    :param labels: extra labels; the run and provider labels and
+        ``app.kubernetes.io/managed-by`` are added.
     """
 
     image: str
@@ -98,6 +98,8 @@ class PodShape:
     run_as_non_root: bool = False
     secret: str | None = None
     persistent_volumes: tuple[tuple[str, str], ...] = ()
+    #: the provider's own id (its pods' PROVIDER_LABEL); the run id when empty
+    provider_id: str = ""
     service_account_name: str | None = None
     annotations: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
@@ -165,7 +167,12 @@ def build_manifest(
     metadata: dict[str, Any] = {
         "name": name,
         "namespace": namespace,
-        "labels": {**shape.labels, MANAGED_BY[0]: MANAGED_BY[1], RUN_LABEL: shape.run_id},
+        "labels": {
+            **shape.labels,
+            MANAGED_BY[0]: MANAGED_BY[1],
+            RUN_LABEL: shape.run_id,
+            PROVIDER_LABEL: shape.provider_id or shape.run_id,
+        },
     }
     if shape.annotations:
         metadata["annotations"] = dict(shape.annotations)

@@ -12,6 +12,7 @@ longer lists them.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import json
 import logging
 import math
@@ -36,7 +37,7 @@ from plait_provider_kubernetes.manifest import (
     quantity_value,
 )
 from plait_provider_kubernetes.states import pod_state
-from plait_provider_kubernetes.template import RUN_LABEL, check_template, merge_template
+from plait_provider_kubernetes.template import PROVIDER_LABEL, check_template, merge_template
 
 logger = logging.getLogger(__name__)
 
@@ -240,10 +241,11 @@ class KubernetesProvider(ExecutionProvider):
         # what the executor sizes its workers by: the container's limits
         self.cores_per_node = max(1, int(quantity_value(cpu[1])))
         self.mem_per_node = quantity_value(mem[1]) / 1e9
-        self._run_id = uuid.uuid4().hex[:16]
+        self._provider_id = uuid.uuid4().hex[:16]
         self._shape = PodShape(
             image=image,
-            run_id=self._run_id,
+            run_id=self._provider_id,  # until the executor says which run (run_id setter)
+            provider_id=self._provider_id,
             init_cpu=cpu[0],
             max_cpu=cpu[1],
             init_mem=mem[0],
@@ -277,13 +279,19 @@ class KubernetesProvider(ExecutionProvider):
 
     @property
     def run_id(self) -> str:
-        """The value of the ``plait-run`` label on every pod of this provider."""
-        return self._run_id
+        """The value of the ``plait-run`` label on this provider's pods: the workflow's run
+        id once the executor sets it (before its first block), else the provider's id."""
+        return self._shape.run_id
+
+    @run_id.setter
+    def run_id(self, value: str | None) -> None:
+        if value:
+            self._shape = dataclasses.replace(self._shape, run_id=value)
 
     @property
     def selector(self) -> str:
         """The label selector of this provider's pods (``kubectl get pods -l ...``)."""
-        return f"{RUN_LABEL}={self._run_id}"
+        return f"{PROVIDER_LABEL}={self._provider_id}"
 
     def manifest(self, name: str, command: str, tasks_per_node: int = 1) -> dict[str, Any]:
         """The pod manifest for one block: the provider's, with ``pod_template`` merged."""
@@ -338,7 +346,7 @@ class KubernetesProvider(ExecutionProvider):
             for job_id in job_ids:
                 pod = self._pods.get(job_id)
                 if pod is None:
-                    text = f"{job_id!r} is not a pod of this provider (run {self._run_id})"
+                    text = f"{job_id!r} is not a pod of this provider ({self.selector})"
                     result.append(JobStatus(JobState.MISSING, text))
                 else:
                     result.append(_copy(pod.status))

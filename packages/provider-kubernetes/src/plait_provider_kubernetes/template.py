@@ -29,8 +29,11 @@ from plait.errors import ConfigError
 
 #: The name of the container that runs the block's command.
 WORKER_CONTAINER = "plait-worker"
-#: The label every pod of one provider carries, valued with its run id.
+#: The label every pod carries, valued with the id of the workflow run it serves.
 RUN_LABEL = "plait-run"
+#: The label every pod of one provider carries, valued with that provider's own id:
+#: the provider finds its pods by it (one run may have several providers).
+PROVIDER_LABEL = "plait-provider"
 
 #: metadata fields the provider sets, and what to use instead.
 _OWNED_METADATA = {
@@ -67,13 +70,14 @@ def check_template(template: object) -> dict[str, Any]:
         if key in metadata:
             raise ConfigError(f"pod_template.metadata.{key}", metadata[key], "", why)
     labels = _section(metadata, "labels", "pod_template.metadata")
-    if RUN_LABEL in labels:
-        raise ConfigError(
-            f"pod_template.metadata.labels.{RUN_LABEL}",
-            labels[RUN_LABEL],
-            "",
-            "the provider finds the pods of its run by this label",
-        )
+    for label in (RUN_LABEL, PROVIDER_LABEL):
+        if label in labels:
+            raise ConfigError(
+                f"pod_template.metadata.labels.{label}",
+                labels[label],
+                "",
+                "the provider labels its pods with the run and itself, and finds them by it",
+            )
     spec = _section(template, "spec", "pod_template")
     if spec.get("restartPolicy", "Never") != "Never":
         raise ConfigError(

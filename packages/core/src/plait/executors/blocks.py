@@ -99,6 +99,8 @@ class BlockProviderExecutor(Executor):
         so the first task does not wait for a strategy period."""
         if self.provider.script_dir is None and self.run_dir is not None:
             self.provider.script_dir = os.path.join(self.run_dir, "submit_scripts")
+        if self.run_id is not None:
+            self.provider.run_id = self.run_id
         initial = min(self.provider.init_blocks, self.provider.max_blocks)
         if initial > 0:
             self.scale_out(initial)

@@ -87,6 +87,9 @@ class ExecutionProvider(RepresentationMixin, ABC):
     cores_per_node: int | None = None
     mem_per_node: float | None = None
     script_dir: str | None = None
+    #: the workflow run this provider's jobs serve, set by the block executor before its
+    #: first job (providers that label jobs use it, e.g. Kubernetes pods' ``plait-run``)
+    run_id: str | None = None
     #: seconds between status polls; schedulers dislike being polled often.
     status_polling_interval: float = 5.0
 
