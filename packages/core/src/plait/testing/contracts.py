@@ -19,7 +19,7 @@ import shlex
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -192,13 +192,20 @@ class ExecutorContract:
 
     Tune with class attributes: ``timeout`` (seconds a task may take),
     ``concurrent_tasks``, ``busy_tasks`` (more than the executor's workers, so
-    some tasks queue), ``shutdown_timeout``.
+    some tasks queue), ``shutdown_timeout``, and ``resource_specification``: what
+    every task asks for, for executors that need a request (an MPI executor's
+    ``{"num_nodes": 1, "num_ranks": 1}``).
     """
 
+    resource_specification: ClassVar[Mapping[str, Any]] = {}
     timeout: ClassVar[float] = 30.0
     concurrent_tasks: ClassVar[int] = 100
     busy_tasks: ClassVar[int] = 8
     shutdown_timeout: ClassVar[float] = 30.0
+
+    def spec(self) -> dict[str, Any]:
+        """A fresh copy of ``resource_specification`` for one task."""
+        return dict(self.resource_specification)
 
     @pytest.fixture
     def executor(self) -> Executor:
@@ -225,22 +232,22 @@ class ExecutorContract:
 
     def test_submit_returns_future_with_result(self, running_executor: Executor) -> None:
         """``submit`` returns a ``concurrent.futures.Future`` that completes with the result."""
-        fut = running_executor.submit(add, {}, 1, 2)
+        fut = running_executor.submit(add, self.spec(), 1, 2)
         assert isinstance(fut, Future), f"submit returned {type(fut).__name__}, not a Future"
         assert fut.result(timeout=self.timeout) == 3
-        keyword = running_executor.submit(add, {}, 40, b=2)
+        keyword = running_executor.submit(add, self.spec(), 40, b=2)
         assert keyword.result(timeout=self.timeout) == 42
 
     def test_exception_comes_back_as_its_own_type(self, running_executor: Executor) -> None:
         """A task's exception fails its Future with the same exception type and message."""
-        fut = running_executor.submit(fail_with, {}, "contract failure")
+        fut = running_executor.submit(fail_with, self.spec(), "contract failure")
         with pytest.raises(ContractTaskError, match="contract failure"):
             fut.result(timeout=self.timeout)
-        builtin = running_executor.submit(parse_int, {}, "not a number")
+        builtin = running_executor.submit(parse_int, self.spec(), "not a number")
         with pytest.raises(ValueError):
             builtin.result(timeout=self.timeout)
         # The executor keeps working after tasks failed.
-        assert running_executor.submit(add, {}, 2, 2).result(timeout=self.timeout) == 4
+        assert running_executor.submit(add, self.spec(), 2, 2).result(timeout=self.timeout) == 4
 
     def test_many_concurrent_submits_all_complete(self, running_executor: Executor) -> None:
         """Tasks submitted from several threads at once all complete with their own results."""
@@ -249,7 +256,10 @@ class ExecutorContract:
 
         def submit_batch(batch: int) -> list[tuple[int, Future[Any]]]:
             return [
-                (batch * per_thread + i, running_executor.submit(add, {}, batch * per_thread, i))
+                (
+                    batch * per_thread + i,
+                    running_executor.submit(add, self.spec(), batch * per_thread, i),
+                )
                 for i in range(per_thread)
             ]
 
@@ -268,21 +278,21 @@ class ExecutorContract:
         submit time, or is accepted and the task runs."""
         key = "plait_contract_unsupported_key"
         try:
-            fut = running_executor.submit(add, {key: 1}, 1, 2)
+            fut = running_executor.submit(add, {**self.spec(), key: 1}, 1, 2)
         except InvalidResourceSpecification as exc:
             assert key in exc.invalid_keys or key in str(exc), f"error does not name {key!r}: {exc}"
         else:
             assert fut.result(timeout=self.timeout) == 3
-        assert running_executor.submit(add, {}, 1, 2).result(timeout=self.timeout) == 3
+        assert running_executor.submit(add, self.spec(), 1, 2).result(timeout=self.timeout) == 3
 
     def test_cancel_before_start(self, running_executor: Executor, tmp_path: Path) -> None:
         """``cancel`` of a queued task returns True (its Future then ends) or the task completes."""
         release = _scratch_dir(tmp_path, "contract-cancel") / "release"
         busy = [
-            running_executor.submit(wait_for_file, {}, str(release), self.timeout)
+            running_executor.submit(wait_for_file, self.spec(), str(release), self.timeout)
             for _ in range(self.busy_tasks)
         ]
-        target = running_executor.submit(add, {}, 2, 3)
+        target = running_executor.submit(add, self.spec(), 2, 3)
         try:
             cancelled = running_executor.cancel(target)
         finally:
@@ -296,13 +306,15 @@ class ExecutorContract:
         _, not_done = concurrent.futures.wait(busy, timeout=self.timeout)
         assert not not_done, f"{len(not_done)} busy tasks unfinished"
         assert all(fut.result() is True for fut in busy)
-        assert running_executor.submit(add, {}, 1, 1).result(timeout=self.timeout) == 2
+        assert running_executor.submit(add, self.spec(), 1, 1).result(timeout=self.timeout) == 2
 
     def test_shutdown_is_idempotent_and_bounded(self, running_executor: Executor) -> None:
         """``shutdown`` returns in bounded time, can be called again, and leaves no
         Future hanging (each completes, fails or is cancelled)."""
-        assert running_executor.submit(add, {}, 1, 1).result(timeout=self.timeout) == 2
-        outstanding = [running_executor.submit(add, {}, i, 0) for i in range(self.busy_tasks)]
+        assert running_executor.submit(add, self.spec(), 1, 1).result(timeout=self.timeout) == 2
+        outstanding = [
+            running_executor.submit(add, self.spec(), i, 0) for i in range(self.busy_tasks)
+        ]
         for attempt in (1, 2):
             began = time.monotonic()
             running_executor.shutdown()
@@ -330,12 +342,14 @@ class ExecutorContract:
         kernel = plait.load(config)
         try:
             assert executor.run_dir == kernel.run_dir
-            doubled = [double_app(i) for i in range(10)]
-            summed = total_app(inputs=doubled)
+            ask = {"parsl_resource_specification": self.spec()}
+            doubled = [double_app(i, **ask) for i in range(10)]
+            summed = total_app(inputs=doubled, **ask)
             assert summed.result(timeout=self.timeout) == sum(2 * i for i in range(10))
             with pytest.raises(ContractTaskError, match="through the kernel"):
-                failing_app("through the kernel").result(timeout=self.timeout)
-            assert echo_app(str(out), "hello from bash").result(timeout=self.timeout) == 0
+                failing_app("through the kernel", **ask).result(timeout=self.timeout)
+            echoed = echo_app(str(out), "hello from bash", **ask)
+            assert echoed.result(timeout=self.timeout) == 0
             assert out.read_text() == "hello from bash\n"
         finally:
             began = time.monotonic()
