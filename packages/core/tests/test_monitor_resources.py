@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any
 
 import pytest
 
@@ -14,8 +13,8 @@ from plait import python_app
 from plait.config import Config
 from plait.events import NodeChanged, ResourceSample
 from plait.executors.threads import ThreadPoolExecutor
-from plait.monitoring import Monitor
 from plait.plugins import get_plugins, hookimpl
+from plait.testing import RecordingMonitor
 
 TIMEOUT = 30
 
@@ -33,38 +32,10 @@ def burn(seconds: float) -> int:
     return os.getpid()
 
 
-class Recorder(Monitor):
-    """A monitor that wants samples every ``interval`` seconds and keeps them."""
-
-    plugin_name = "recorder"
-
-    def __init__(self, interval: float | None) -> None:
-        self.interval = interval
-        self.samples: list[ResourceSample] = []
-        self.nodes: list[NodeChanged] = []
-
-    def start(self, run_id: str, run_dir: str, config: Any) -> None:
-        self.run_id = run_id
-
-    def resource_interval(self) -> float | None:
-        return self.interval
-
-    def close(self) -> None:
-        pass
-
-    @hookimpl
-    def plait_resource_sampled(self, event: ResourceSample) -> None:
-        self.samples.append(event)
-
-    @hookimpl
-    def plait_node_changed(self, event: NodeChanged) -> None:
-        self.nodes.append(event)
-
-
 @pytest.mark.timeout(60)
 def test_threads_executor_samples_running_tasks(tmp_path) -> None:
     pytest.importorskip("psutil", reason="psutil comes with plait-monitoring")
-    recorder = Recorder(interval=0.05)
+    recorder = RecordingMonitor(resource_interval=0.05)
     executor = ThreadPoolExecutor(max_threads=2)
     with plait.load(Config(executors=[executor], run_dir=str(tmp_path), monitoring=recorder)):
         assert executor.resource_interval == 0.05
@@ -87,7 +58,7 @@ def test_threads_executor_samples_running_tasks(tmp_path) -> None:
 
 def test_no_sampling_unless_a_monitor_asks(tmp_path) -> None:
     executor = ThreadPoolExecutor(max_threads=1)
-    recorder = Recorder(interval=None)
+    recorder = RecordingMonitor()
     with plait.load(Config(executors=[executor], run_dir=str(tmp_path), monitoring=recorder)):
         burn(0.1).result(timeout=TIMEOUT)
         assert executor.resource_interval is None
@@ -97,7 +68,8 @@ def test_no_sampling_unless_a_monitor_asks(tmp_path) -> None:
 
 def test_node_events_reach_observers() -> None:
     """The facade delivers plait_node_changed (HTEX sends them; see its tests)."""
-    recorder = Recorder(interval=None)
+    recorder = RecordingMonitor()
+    recorder.run_id = "run"
     plugins = get_plugins()
     plugins.register(recorder, "test-node-recorder")
     try:
@@ -106,3 +78,31 @@ def test_node_events_reach_observers() -> None:
     finally:
         plugins.unregister("test-node-recorder")
     assert recorder.nodes == [event]
+
+
+@pytest.mark.timeout(60)
+def test_any_observer_plugin_sees_the_samples_a_monitor_asked_for(tmp_path) -> None:
+    """plait_resource_sampled is an ordinary observer hook: a plugin that is not the
+    monitor gets the samples too (only a monitor decides that there are any)."""
+    pytest.importorskip("psutil", reason="psutil comes with plait-monitoring")
+    seen: list[int] = []
+
+    class Observer:
+        @hookimpl
+        def plait_resource_sampled(self, event: ResourceSample) -> None:
+            seen.append(event.task_id)
+
+    plugins = get_plugins()
+    plugins.register(Observer(), "test-sample-observer")
+    try:
+        config = Config(
+            executors=[ThreadPoolExecutor(max_threads=1)],
+            run_dir=str(tmp_path),
+            monitoring=RecordingMonitor(resource_interval=0.05),
+        )
+        with plait.load(config):
+            fut = burn(0.4)
+            fut.result(timeout=TIMEOUT)
+    finally:
+        plugins.unregister("test-sample-observer")
+    assert fut.tid in seen

@@ -5,48 +5,19 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any
 
 import htex_apps
 import pytest
 from htex_helpers import TASK_TIMEOUT, make_htex
 
-from plait.events import NodeChanged, ResourceSample
-from plait.monitoring import Monitor
-from plait.plugins import hookimpl
+from plait.testing import RecordingMonitor
 
 pytestmark = pytest.mark.timeout(90)
 
 
-class Recorder(Monitor):
-    plugin_name = "htex-recorder"
-
-    def __init__(self, interval: float | None) -> None:
-        self.interval = interval
-        self.samples: list[ResourceSample] = []
-        self.nodes: list[NodeChanged] = []
-
-    def start(self, run_id: str, run_dir: str, config: Any) -> None:
-        self.run_id = run_id
-
-    def resource_interval(self) -> float | None:
-        return self.interval
-
-    def close(self) -> None:
-        pass
-
-    @hookimpl
-    def plait_resource_sampled(self, event: ResourceSample) -> None:
-        self.samples.append(event)
-
-    @hookimpl
-    def plait_node_changed(self, event: NodeChanged) -> None:
-        self.nodes.append(event)
-
-
 def test_workers_sample_running_tasks_and_managers_report_their_node(htex) -> None:
     pytest.importorskip("psutil", reason="psutil comes with plait-monitoring")
-    recorder = Recorder(interval=0.05)
+    recorder = RecordingMonitor(resource_interval=0.05)
     loaded = htex(make_htex(), monitoring=recorder)
     assert loaded.executor.resource_interval == 0.05
     fut = htex_apps.spin(0.6)
@@ -73,7 +44,7 @@ def test_workers_sample_running_tasks_and_managers_report_their_node(htex) -> No
 
 
 def test_no_samples_unless_a_monitor_asks(htex) -> None:
-    recorder = Recorder(interval=None)
+    recorder = RecordingMonitor()
     loaded = htex(make_htex(), monitoring=recorder)
     assert htex_apps.spin(0.2).result(timeout=TASK_TIMEOUT)
     assert loaded.executor.resource_interval is None

@@ -30,6 +30,9 @@ The suites, each with the fixture a subclass supplies:
 * :class:`SerializerContract`, ``serializer`` (optionally ``function_cases``):
   round trips of data and functions, and the ``pack``/``unpack`` wire format.
 
+:class:`RecordingMonitor` keeps every event of a run (tasks, resource samples,
+nodes, blocks) for tests of what an executor tells monitors.
+
 Every wait in the suites is a poll with a deadline (see :func:`wait_until`);
 class attributes such as ``timeout`` can be raised by a subclass for slow
 systems.
@@ -52,12 +55,14 @@ from plait.testing.contracts import (  # noqa: E402
     process_alive,
     wait_until,
 )
+from plait.testing.monitor import RecordingMonitor  # noqa: E402
 
 __all__ = [
     "ContractTaskError",
     "ExecutorContract",
     "LauncherContract",
     "ProviderContract",
+    "RecordingMonitor",
     "SerializerContract",
     "StagingContract",
     "process_alive",
