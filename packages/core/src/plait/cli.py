@@ -65,6 +65,11 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def _cmd_perf(args: argparse.Namespace) -> int:
+    if args.list:
+        from plait.perf import list_benchmarks
+
+        print(list_benchmarks())
+        return 0
     from plait.perf import main_perf
 
     return main_perf(args.executor, args.config, args.only, args.noop_n, args.mem_n, args.json)
@@ -90,9 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--config", help="a .py (config / fresh_config()) or .toml config file")
     perf.add_argument(
         "--only",
-        help="comma-separated benchmarks: noop,roundtrip,chain,fan,memory "
-        "(default: all but memory)",
+        help="comma-separated benchmarks: noop,roundtrip,chain,fan,memory,startup,echo or a "
+        "plugin's (default: core's, but memory)",
     )
+    perf.add_argument("--list", action="store_true", help="name every benchmark, plugins' too")
     perf.add_argument("--noop-n", type=int, default=20_000, help="tasks in the no-op benchmark")
     perf.add_argument("--mem-n", type=int, default=100_000, help="tasks in the memory benchmark")
     perf.add_argument("--json", action="store_true", help="print one JSON object")

@@ -16,7 +16,9 @@ runs against Parsl, so the figures can be put side by side):
   MB/s each way.
 
 Each benchmark runs under its own ``with plait.load(config):`` in a temporary run
-directory, so one cannot disturb the next.
+directory, so one cannot disturb the next. Plugins add benchmarks of their own
+(:class:`plait.benchmarks.Benchmark`, ``plait_register_benchmarks``), run by name
+with ``--only``; ``plait perf --list`` names them all.
 """
 
 from __future__ import annotations
@@ -29,10 +31,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import plait
 from plait.config import Config
+
+if TYPE_CHECKING:
+    from plait.benchmarks import Benchmark
 
 BENCHMARKS = ("noop", "roundtrip", "chain", "fan", "memory", "startup", "echo")
 DEFAULT_BENCHMARKS = ("noop", "roundtrip", "chain", "fan", "startup", "echo")
@@ -223,8 +228,11 @@ def run(
     for name in only:
         if name == "startup":
             results.update(bench_startup(make_config))
-        else:
+        elif name in bodies:
             results.update(_timed(make_config, bodies[name]))
+        else:
+            with tempfile.TemporaryDirectory(prefix="plait-perf-") as tmp:
+                results.update(_plugin_benchmark(name)().run(tmp))
     return {
         "system": "plait",
         "version": plait.__version__,
@@ -233,6 +241,19 @@ def run(
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "results": results,
     }
+
+
+def _plugin_benchmark(name: str) -> type[Benchmark]:
+    from plait.plugins import get_plugins
+
+    return get_plugins().benchmarks.get(name)
+
+
+def _plugin_benchmarks() -> dict[str, type[Benchmark]]:
+    from plait.plugins import get_plugins
+
+    registry = get_plugins().benchmarks
+    return {name: registry.get(name) for name in registry.names()}
 
 
 def format_table(report: dict[str, Any]) -> str:
@@ -248,6 +269,8 @@ def format_table(report: dict[str, Any]) -> str:
         ("with-block exit", "exit_s", "{:.3f} s"),
         ("1 MB argument echoed", "echo_1mb_mb_per_s", "{:,.0f} MB/s each way"),
     ]
+    for benchmark in _plugin_benchmarks().values():
+        rows.extend((label, key, fmt) for key, (label, fmt) in benchmark.labels.items())
     results = report["results"]
     lines = [
         f"plait {report['version']} perf, executor {report['executor']}, Python {report['python']}"
@@ -275,13 +298,23 @@ def main_perf(
         name = executor or "threads"
         make_config, label = config_for_executor(name), name
     chosen = tuple(only.split(",")) if only else DEFAULT_BENCHMARKS
-    unknown = [b for b in chosen if b not in BENCHMARKS]
+    known = (*BENCHMARKS, *_plugin_benchmarks())
+    unknown = [b for b in chosen if b not in known]
     if unknown:
         print(
-            f"plait perf: unknown benchmark(s) {unknown}; choose from {', '.join(BENCHMARKS)}",
+            f"plait perf: unknown benchmark(s) {unknown}; choose from {', '.join(known)} "
+            "(plait perf --list says what each measures)",
             file=sys.stderr,
         )
         return 2
     report = run(make_config, label, chosen, noop_n, mem_n)
     print(json.dumps(report) if as_json else format_table(report))
     return 0
+
+
+def list_benchmarks() -> str:
+    """Every benchmark ``--only`` accepts: core's, then the plugins' with a line each."""
+    lines = [f"  {name:<16} (core)" for name in BENCHMARKS]
+    for name, benchmark in _plugin_benchmarks().items():
+        lines.append(f"  {name:<16} {benchmark.description}")
+    return "\n".join(lines)

@@ -28,3 +28,11 @@ def plait_register_launchers(registry: Any) -> None:
 
     for launcher in (MpiExecLauncher, MpiRunLauncher, AprunLauncher, JsrunLauncher):
         registry.add(launcher)
+
+
+@plait.hookimpl
+def plait_register_benchmarks(registry: Any) -> None:
+    """``plait perf --only mpi``: :class:`~plait_executor_mpi.perf.MPIBenchmark`."""
+    from plait_executor_mpi.perf import MPIBenchmark
+
+    registry.add(MPIBenchmark)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from plait.plugins import hookspec
 
 if TYPE_CHECKING:
+    from plait.benchmarks import Benchmark
     from plait.cli import Command
     from plait.data_provider.staging import Staging
     from plait.events import (
@@ -169,6 +170,20 @@ def plait_register_commands(registry: Registry[Command]) -> None:
     run on workers).
 
     :param registry: call ``registry.add(MyCommand)``.
+    """
+
+
+@hookspec
+def plait_register_benchmarks(registry: Registry[Benchmark]) -> None:
+    """Register ``plait perf`` benchmarks (subclasses of :class:`plait.benchmarks.Benchmark`).
+
+    ``MyBenchmark.plugin_name`` is what ``plait perf --only NAME`` runs; its ``run``
+    measures one capability of the plugin and returns figures by name, printed and
+    written to ``--json`` beside core's. Called once, the first time ``plait perf``
+    looks a benchmark up. Runs in: the submitting process, here the one running
+    ``plait perf``.
+
+    :param registry: call ``registry.add(MyBenchmark)``.
     """
 
 

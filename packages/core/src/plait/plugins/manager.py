@@ -31,6 +31,7 @@ from plait.plugins.errors import DuplicatePluginError, PluginError, PluginLoadEr
 from plait.plugins.registry import Registry, SiteConfigRegistry, Source
 
 if TYPE_CHECKING:
+    from plait.benchmarks import Benchmark
     from plait.cli import Command
     from plait.data_provider.staging import Staging
     from plait.events import (
@@ -62,6 +63,7 @@ _KINDS: dict[str, tuple[str, str]] = {
     "serializer": ("plait_register_serializers", "plait.serialize.base:Serializer"),
     "monitoring": ("plait_register_monitoring", "plait.monitoring:Monitor"),
     "command": ("plait_register_commands", "plait.cli:Command"),
+    "benchmark": ("plait_register_benchmarks", "plait.benchmarks:Benchmark"),
 }
 
 
@@ -269,6 +271,11 @@ class Plugins:
     def commands(self) -> Registry[Command]:
         """Registered ``plait`` subcommand classes."""
         return self._registry("command")
+
+    @property
+    def benchmarks(self) -> Registry[Benchmark]:
+        """Registered ``plait perf`` benchmark classes."""
+        return self._registry("benchmark")
 
     @property
     def site_configs(self) -> SiteConfigRegistry:
