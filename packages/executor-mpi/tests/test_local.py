@@ -189,3 +189,13 @@ def test_a_task_the_block_can_never_run_fails_instead_of_waiting(
     # the block is still good for what it can run
     env = mpi_apps.environment(**spec(2, ranks_per_node=1)).result(timeout=TASK_TIMEOUT)
     assert env["PLAIT_MPI_NODELIST"] == ",".join(two_nodes)
+
+
+def test_resource_specification_is_accepted_under_its_short_name(mpi_kernel) -> None:
+    """``resource_specification=`` works like ``parsl_resource_specification=``."""
+    require_mpi("openmpi")
+    mpi_kernel(mpi_implementation="openmpi")
+    ask = {"num_nodes": 1, "num_ranks": 3}
+    env = mpi_apps.environment(resource_specification=ask).result(timeout=TASK_TIMEOUT)
+    assert env["PLAIT_MPI_NUM_RANKS"] == "3"
+    assert ask == {"num_nodes": 1, "num_ranks": 3}  # the caller's dict is not modified
