@@ -8,7 +8,7 @@ from concurrent.futures import Future
 import pytest
 
 import plait
-from plait import AppFuture, python_app
+from plait import AppFuture, bash_app, join_app, python_app
 from plait.errors import (
     ConfigError,
     ExecutorError,
@@ -250,3 +250,15 @@ def test_unsupported_resource_specification_fails_task(dfk):
 
 def test_priority_is_accepted_by_threads(dfk):
     assert bare(1, priority=5).result(timeout=TIMEOUT) == 2
+
+
+@pytest.mark.parametrize("decorator", [python_app, bash_app, join_app])
+def test_making_an_app_of_an_app_is_an_error_naming_the_fix(decorator) -> None:
+    """Each call would run a task whose body submits the inner app's task: refused."""
+
+    @python_app
+    def inner():
+        return 1
+
+    with pytest.raises(TypeError, match=r"'inner', which is an app already.*inner\.func"):
+        decorator(inner)

@@ -171,6 +171,13 @@ def _inspect_special(func: Callable[..., Any]) -> tuple[dict[str, Any], set[str]
 
 def _decorator(cls: type[AppBase], function: Callable[..., Any] | None, **options: Any) -> Any:
     def wrap(func: Callable[..., Any]) -> AppBase:
+        if isinstance(func, AppBase):
+            # each call would run a task whose body submits the inner app's task
+            raise TypeError(
+                f"{cls.__name__.lower().replace('app', '_app')}() was given {func.__name__!r}, "
+                "which is an app already; call it as it is, or make an app of its function "
+                f"({func.__name__}.func)"
+            )
         app = cls(func, **options)
         functools.update_wrapper(app, func, updated=())
         return app
