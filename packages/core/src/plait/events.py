@@ -44,6 +44,9 @@ class TaskStateChanged(NamedTuple):
     :param try_time_launched: when this try was handed to the executor, or None.
     :param try_time_returned: when this try's result came back, or None.
     :param error: for failure states, ``"Type: message"`` of the exception.
+    :param stdout: the file the app's ``stdout=`` names (in the ``pending`` event).
+    :param stderr: the file the app's ``stderr=`` names (in the ``pending`` event).
+    :param memoize: whether the app caches its results (in the ``pending`` event).
     """
 
     run_id: str
@@ -58,6 +61,9 @@ class TaskStateChanged(NamedTuple):
     try_time_returned: float | None = None
     error: str | None = None
     depends: tuple[int, ...] = ()
+    stdout: str | None = None
+    stderr: str | None = None
+    memoize: bool = False
 
 
 @dataclass(frozen=True, slots=True)

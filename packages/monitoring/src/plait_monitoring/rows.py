@@ -108,6 +108,10 @@ class RowMaker:
             "task_status_name": state,
             "task_error": event.error if final else None,
         }
+        if state == "pending":  # what only the first event of a task says
+            task["task_stdout"] = event.stdout
+            task["task_stderr"] = event.stderr
+            task["task_memoize"] = str(event.memoize)  # Parsl's text form
         ops: list[Op] = [
             ("task", task),
             (

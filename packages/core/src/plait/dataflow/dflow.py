@@ -791,6 +791,7 @@ class DataFlowKernel:
                 tuple(d.tid for d in task.depends if isinstance(d, AppFuture))
                 if task.depends
                 else (),
+                *(_std_and_memo(task) if task.status is States.pending else ()),
             )
         )
 
@@ -871,3 +872,25 @@ def _version() -> str:
     from plait.__about__ import __version__
 
     return __version__
+
+
+def _std_and_memo(task: TaskRecord) -> tuple[str | None, str | None, bool]:
+    """The stdout and stderr files of a task's app call, and whether it caches."""
+    fut = task.app_fu
+    if fut is None:
+        return None, None, task.memoize
+    return _path_of(fut._stdout), _path_of(fut._stderr), task.memoize
+
+
+def _path_of(target: Any) -> str | None:
+    """The file a ``stdout=``/``stderr=`` value names: a path, ``(path, mode)``, a File
+    or its DataFuture."""
+    if target is None:
+        return None
+    if isinstance(target, tuple):
+        target = target[0]
+    if isinstance(target, DataFuture):
+        target = target.file_obj
+    if isinstance(target, File):
+        return str(target.filepath)
+    return os.fspath(target) if isinstance(target, str | os.PathLike) else str(target)
