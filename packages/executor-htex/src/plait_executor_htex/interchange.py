@@ -239,6 +239,9 @@ class Interchange:
             elif kind == protocol.DRAIN:
                 manager.draining = True
                 self.room.pop(identity, None)
+                # the answer follows every task already sent to it: once the manager has it,
+                # no task is still on its way and it may exit when idle
+                self.workers.send_multipart([identity, protocol.DRAIN, b""])
             elif kind == protocol.RESOURCES:
                 self.to_client(protocol.RESOURCES, protocol.loads(frames[2]))
         except Exception:

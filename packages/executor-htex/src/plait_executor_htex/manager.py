@@ -64,6 +64,9 @@ class Manager:
         self.ix = self.context.socket(zmq.DEALER)
         self.ix.setsockopt(zmq.IDENTITY, self.uid.encode())
         self.ix.setsockopt(zmq.LINGER, 0)
+        # A send waits while no connection to the interchange is up (a DEALER has no peer
+        # between a refused handshake and the next try): never longer than the threshold.
+        self.ix.setsockopt(zmq.SNDTIMEO, int(args.hb_threshold * 1000))
         if args.cert_dir:
             curve.make_client(self.ix, args.cert_dir)
         self.ix.connect(f"tcp://{args.address}:{args.port}")
@@ -90,6 +93,7 @@ class Manager:
         self.last_sent = 0.0
         self.started = time.monotonic()
         self.draining = False
+        self.drain_acknowledged = False
         self.stopping = False
 
     # -- workers -----------------------------------------------------------
@@ -246,7 +250,7 @@ class Manager:
 
     def register(self) -> None:
         """Register and wait for the interchange's answer (bounded by the heartbeat threshold)."""
-        self.ix.send_multipart(
+        self.to_interchange(
             [
                 protocol.REG,
                 protocol.dumps_json(
@@ -266,17 +270,7 @@ class Manager:
             ]
         )
         if not self.ix.poll(int(self.args.hb_threshold * 1000)):
-            raise SystemExit(
-                f"plait-htex-manager: no answer from the interchange at {self.args.address}:"
-                f"{self.args.port} within {self.args.hb_threshold} s; check that this node can "
-                "reach that address (HighThroughputExecutor(address=...))"
-                + (
-                    ""
-                    if self.args.cert_dir
-                    else ", and if the executor encrypts (encrypted=True or a non-loopback "
-                    "address) that this manager was given --cert-dir"
-                )
-            )
+            raise SystemExit(self.unreachable("no answer from"))
         kind, body = self.ix.recv_multipart()
         if kind == protocol.REFUSED:
             print(
@@ -285,6 +279,28 @@ class Manager:
             )
             raise SystemExit(protocol.EXIT_REFUSED)
         self.last_heard = time.monotonic()
+
+    def unreachable(self, what: str) -> str:
+        """Why this manager gives up on the interchange, and what to check."""
+        return (
+            f"plait-htex-manager: {what} the interchange at {self.args.address}:"
+            f"{self.args.port} within {self.args.hb_threshold} s; check that this node can "
+            "reach that address (HighThroughputExecutor(address=...))"
+            + (
+                ""
+                if self.args.cert_dir
+                else ", and if the executor encrypts (encrypted=True or a non-loopback "
+                "address) that this manager was given --cert-dir"
+            )
+        )
+
+    def to_interchange(self, frames: list[Any], copy: bool = True) -> None:
+        """Send to the interchange; a send that cannot go out within the heartbeat
+        threshold (no connection up) ends the manager instead of blocking it."""
+        try:
+            self.ix.send_multipart(frames, copy=copy)
+        except zmq.Again:
+            raise SystemExit(self.unreachable("cannot send to")) from None
 
     def run(self) -> int:
         self.register()
@@ -316,14 +332,14 @@ class Manager:
             if self.results:
                 header = [(task_id, kind, seconds) for task_id, kind, seconds, _ in self.results]
                 data = [d for *_, d in self.results]
-                self.ix.send_multipart(protocol.batch(protocol.RESULTS, header, data), copy=False)
+                self.to_interchange(protocol.batch(protocol.RESULTS, header, data), copy=False)
                 self.results = []
                 self.last_sent = now
             if self.samples:
-                self.ix.send_multipart([protocol.RESOURCES, protocol.dumps(self.samples)])
+                self.to_interchange([protocol.RESOURCES, protocol.dumps(self.samples)])
                 self.samples = []
             if now - self.last_sent >= period:
-                self.ix.send_multipart([protocol.HB, b""])
+                self.to_interchange([protocol.HB, b""])
                 self.last_sent = now
             if now - self.last_heard > self.args.hb_threshold:
                 logger.error("interchange silent for %.0f s: exiting", now - self.last_heard)
@@ -334,9 +350,9 @@ class Manager:
                 and now - self.started >= self.args.drain_period
             ):
                 self.draining = True
-                self.ix.send_multipart([protocol.DRAIN, b""])
+                self.to_interchange([protocol.DRAIN, b""])
             if (
-                self.draining
+                self.drain_acknowledged  # so no task the interchange sent is still on its way
                 and not self.queue
                 and not any(w.assigned for w in self.workers.values())
             ):
@@ -356,6 +372,9 @@ class Manager:
             self.cancel(protocol.loads(frames[1]))
         elif kind == protocol.STOP:
             self.stopping = True
+        elif kind == protocol.DRAIN:
+            # the interchange sends nothing more; whatever it sent before is already here
+            self.drain_acknowledged = True
 
     def take_resources(self, task_id: int, resources: dict[str, Any]) -> None:
         """Note what the executor sent along with a task (its ``task_resources``): the

@@ -19,7 +19,8 @@ Channels:
 * manager -> interchange: ``REG`` (JSON registration), ``HB``, ``RESULTS`` [(id, kind,
   seconds)], ``DRAIN``;
 * interchange -> manager: ``OK``, ``REFUSED`` (JSON reason), ``TASKS`` [(id,
-  resources, payload)], ``CANCEL`` [id], ``HB``, ``STOP``;
+  resources, payload)], ``CANCEL`` [id], ``HB``, ``STOP``, ``DRAIN`` (the answer to a
+  manager's ``DRAIN``: nothing more will be sent, so a draining manager exits once idle);
 * worker <-> manager: ``READY``; ``TASK`` (id, payload); ``RESULT`` (id, kind, seconds,
   data); from a worker's resource sampler (its own socket, identity ``w<N>r``):
   ``RESOURCE`` (id, sample);
