@@ -7,17 +7,17 @@ workers get it through ``PYTHONPATH``, although they only import ``htex_apps``).
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from plait import testing
 from plait.dataflow.dflow import DataFlowKernel
 from plait.launchers.simple import SimpleLauncher
 from plait.providers.local import LocalProvider
 from plait.testing import process_alive, wait_until
+from plait.testing.processes import children, cmdline, descendants
 from plait_executor_htex import HighThroughputExecutor
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -38,60 +38,6 @@ HTEX_MARKERS = ("plait_executor_htex", "plait-htex-manager")
 # ---------------------------------------------------------------------------
 # /proc
 # ---------------------------------------------------------------------------
-
-
-def proc_stat(pid: int) -> tuple[str, int, int] | None:
-    """``(state, ppid, starttime)`` of ``pid`` from /proc, or None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            text = f.read()
-    except OSError:
-        return None
-    fields = text.rpartition(")")[2].split()
-    # fields[0] is proc(5) field 3 (state); ppid is field 4, starttime field 22
-    return fields[0], int(fields[1]), int(fields[19])
-
-
-def cmdline(pid: int) -> str:
-    """The command line of ``pid`` ('' if it is gone or a zombie)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return ""
-
-
-def _live_parents() -> dict[int, int]:
-    parents: dict[int, int] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        stat = proc_stat(int(name))
-        if stat is not None and stat[0] not in ("Z", "X"):
-            parents[int(name)] = stat[1]
-    return parents
-
-
-def children(pid: int) -> list[int]:
-    """Live (non-zombie) children of ``pid``."""
-    return sorted(child for child, parent in _live_parents().items() if parent == pid)
-
-
-def descendants(root: int) -> list[int]:
-    """Live processes whose parent chain leads to ``root``."""
-    parents = _live_parents()
-    found = []
-    for pid in parents:
-        current = pid
-        for _ in range(64):
-            parent = parents.get(current)
-            if parent is None:
-                break
-            if parent == root:
-                found.append(pid)
-                break
-            current = parent
-    return sorted(found)
 
 
 def is_htex_process(pid: int) -> bool:
@@ -139,76 +85,16 @@ def wait_gone(pids: list[int] | tuple[int, ...], timeout: float, what: str = "")
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SeenProcess:
-    pid: int
-    starttime: int
-    cmdline: str
-
-    def alive(self) -> bool:
-        """Still the same process (not a reused pid) and not a zombie."""
-        stat = proc_stat(self.pid)
-        return stat is not None and stat[2] == self.starttime and process_alive(self.pid)
-
-
-class ProcessWatch:
-    """Records every HTEX process that descends from this test process.
-
-    A background thread scans /proc every ``interval`` seconds; processes are
-    remembered with their start time, so a pid reused later is not taken for
-    a survivor. Tests add processes they learn otherwise with :meth:`learn`
-    (those of a submitting process killed before the scan saw them, say).
-    """
+class ProcessWatch(testing.ProcessWatch):
+    """Records every HTEX process that descends from this test process."""
 
     def __init__(self, interval: float = 0.05) -> None:
-        self.root = os.getpid()
-        self.interval = interval
-        self.seen: dict[tuple[int, int], SeenProcess] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="htex-test-watch", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.scan()
-            self._stop.wait(self.interval)
-
-    def scan(self) -> None:
-        for pid in descendants(self.root):
-            if is_htex_process(pid):
-                self.learn(pid)
-
-    def learn(self, pid: int) -> None:
-        stat = proc_stat(pid)
-        line = cmdline(pid)
-        if stat is None or not line:
-            return
-        with self._lock:
-            self.seen.setdefault((pid, stat[2]), SeenProcess(pid, stat[2], line))
-
-    def pids(self) -> list[int]:
-        with self._lock:
-            return sorted(p.pid for p in self.seen.values())
-
-    def survivors(self) -> list[SeenProcess]:
-        with self._lock:
-            seen = list(self.seen.values())
-        return [p for p in seen if p.alive()]
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
+        super().__init__(HTEX_MARKERS, interval)
 
 
 def assert_no_survivors(watch: ProcessWatch, grace: float = 2.0) -> None:
     """Every HTEX process seen is gone (within ``grace`` seconds, for signal delivery)."""
-    watch.scan()
-    try:
-        wait_until(lambda: not watch.survivors(), grace, what="every HTEX process to exit")
-    except AssertionError:
-        left = "\n".join(f"  pid {p.pid}: {p.cmdline}" for p in watch.survivors())
-        raise AssertionError(f"HTEX processes left after cleanup:\n{left}") from None
+    testing.assert_no_survivors(watch, grace, what="HTEX processes")
 
 
 # ---------------------------------------------------------------------------

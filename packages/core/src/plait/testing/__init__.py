@@ -30,6 +30,8 @@ The suites, each with the fixture a subclass supplies:
 * :class:`SerializerContract`, ``serializer`` (optionally ``function_cases``):
   round trips of data and functions, and the ``pack``/``unpack`` wire format.
 
+:class:`ProcessWatch` and :func:`assert_no_survivors` show that every process a
+test started (interchanges, managers, workers, launchers) is gone afterwards.
 :class:`RecordingMonitor` keeps every event of a run (tasks, resource samples,
 nodes, blocks) for tests of what an executor tells monitors.
 
@@ -56,15 +58,18 @@ from plait.testing.contracts import (  # noqa: E402
     wait_until,
 )
 from plait.testing.monitor import RecordingMonitor  # noqa: E402
+from plait.testing.processes import ProcessWatch, assert_no_survivors  # noqa: E402
 
 __all__ = [
     "ContractTaskError",
     "ExecutorContract",
     "LauncherContract",
+    "ProcessWatch",
     "ProviderContract",
     "RecordingMonitor",
     "SerializerContract",
     "StagingContract",
+    "assert_no_survivors",
     "process_alive",
     "wait_until",
 ]
