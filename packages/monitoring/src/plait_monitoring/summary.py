@@ -89,7 +89,7 @@ def load_summary(url: URL, run_id: str | None = None, limit: int = 10) -> Summar
             run = workflow["run_id"]
             return Summary(
                 workflow,
-                _counts(connection, run),
+                state_counts(connection, run),
                 _slowest(connection, run, limit),
                 *_failures(connection, run, limit),
             )
@@ -119,7 +119,8 @@ def _workflow(connection: Connection, url: URL, run_id: str | None) -> dict[str,
     return dict(rows[0]._mapping)
 
 
-def _counts(connection: Connection, run: str) -> dict[str, dict[str, int]]:
+def state_counts(connection: Connection, run: str) -> dict[str, dict[str, int]]:
+    """app -> state -> number of tasks of run ``run`` (also the web UI's totals)."""
     t = schema.task
     query = (
         select(t.c.task_func_name, t.c.task_status_name, func.count())
@@ -132,16 +133,16 @@ def _counts(connection: Connection, run: str) -> dict[str, dict[str, int]]:
     return counts
 
 
-def _seconds(connection: Connection, start: Any, end: Any) -> ColumnElement[Any]:
+def seconds_between(connection: Connection, start: Any, end: Any) -> ColumnElement[float]:
     """``end - start`` in seconds, in this database's dialect."""
     if connection.dialect.name == "postgresql":
-        return func.extract("epoch", end - start)
+        return cast(func.extract("epoch", end - start), Float)
     return cast((func.julianday(end) - func.julianday(start)) * 86400.0, Float)
 
 
 def _slowest(connection: Connection, run: str, limit: int) -> list[SlowTry]:
     r, t = schema.try_, schema.task
-    seconds = _seconds(connection, r.c.task_try_time_launched, r.c.task_try_time_returned)
+    seconds = seconds_between(connection, r.c.task_try_time_launched, r.c.task_try_time_returned)
     query = (
         select(
             r.c.task_id,

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, Float, Integer, case, cast, func, literal, select
+from sqlalchemy import DateTime, Integer, case, cast, func, literal, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Select
 
 from plait_monitoring.db import schema
+from plait_monitoring.summary import seconds_between
 
 #: states in the order a task goes through them (the order of table columns and legends)
 STATE_ORDER = (
@@ -100,32 +102,11 @@ def workflow(connection: Connection, run_id: str) -> Workflow | None:
     return None if row is None else _workflow(row)
 
 
-def state_counts(connection: Connection, run_id: str) -> dict[str, dict[str, int]]:
-    """app -> state -> number of tasks of run ``run_id``."""
-    t = schema.task
-    query = (
-        select(t.c.task_func_name, t.c.task_status_name, func.count())
-        .where(t.c.run_id == run_id)
-        .group_by(t.c.task_func_name, t.c.task_status_name)
-    )
-    counts: dict[str, dict[str, int]] = {}
-    for app, state, n in connection.execute(query):
-        counts.setdefault(app, {})[state or "unknown"] = n
-    return counts
-
-
 def apps(connection: Connection, run_id: str) -> list[str]:
     """The apps of run ``run_id``, by name (charts colour apps alike from this list)."""
     t = schema.task
     query = select(t.c.task_func_name).where(t.c.run_id == run_id).distinct()
     return sorted(connection.execute(query).scalars())
-
-
-def seconds_between(connection: Connection, start: Any, end: Any) -> ColumnElement[float]:
-    """``end - start`` in seconds, in this database's dialect."""
-    if connection.dialect.name == "postgresql":
-        return cast(func.extract("epoch", end - start), Float)
-    return cast((func.julianday(end) - func.julianday(start)) * 86400.0, Float)
 
 
 # -- tries (the Gantt chart) ---------------------------------------------------
@@ -159,14 +140,30 @@ class TrySample:
 
 def tries_sample(connection: Connection, run_id: str, cap: int) -> TrySample:
     """The tries of run ``run_id``, thinned to about ``cap`` by keeping every n-th task."""
-    r, t = schema.try_, schema.task
+    r = schema.try_
     total = int(
         connection.execute(
             select(func.count()).select_from(r).where(r.c.run_id == run_id)
         ).scalar_one()
     )
     step = max(1, -(-total // cap))
-    query = (
+    query = _tries(run_id).order_by(r.c.task_id, r.c.try_id)
+    if step > 1:
+        query = query.where(r.c.task_id % step == 0)
+    return TrySample([Try(*row) for row in connection.execute(query)], total, step)
+
+
+def task_tries(connection: Connection, run_id: str, task_id: int) -> list[Try]:
+    """Every try of one task."""
+    r = schema.try_
+    query = _tries(run_id).where(r.c.task_id == task_id).order_by(r.c.try_id)
+    return [Try(*row) for row in connection.execute(query)]
+
+
+def _tries(run_id: str) -> Select[Any]:
+    """The columns of :class:`Try` for the tries of run ``run_id``."""
+    r, t = schema.try_, schema.task
+    return (
         select(
             r.c.task_id,
             r.c.try_id,
@@ -182,35 +179,7 @@ def tries_sample(connection: Connection, run_id: str, cap: int) -> TrySample:
         )
         .join(t, (t.c.run_id == r.c.run_id) & (t.c.task_id == r.c.task_id))
         .where(r.c.run_id == run_id)
-        .order_by(r.c.task_id, r.c.try_id)
     )
-    if step > 1:
-        query = query.where(r.c.task_id % step == 0)
-    return TrySample([Try(*row) for row in connection.execute(query)], total, step)
-
-
-def task_tries(connection: Connection, run_id: str, task_id: int) -> list[Try]:
-    """Every try of one task."""
-    r, t = schema.try_, schema.task
-    query = (
-        select(
-            r.c.task_id,
-            r.c.try_id,
-            t.c.task_func_name,
-            t.c.task_status_name,
-            r.c.task_executor,
-            r.c.task_try_time_launched,
-            r.c.task_try_time_running,
-            r.c.task_try_time_returned,
-            r.c.block_id,
-            r.c.hostname,
-            r.c.task_fail_history,
-        )
-        .join(t, (t.c.run_id == r.c.run_id) & (t.c.task_id == r.c.task_id))
-        .where(r.c.run_id == run_id, r.c.task_id == task_id)
-        .order_by(r.c.try_id)
-    )
-    return [Try(*row) for row in connection.execute(query)]
 
 
 # -- tasks by state over time --------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
+from plait_monitoring.summary import state_counts
 from plait_monitoring.web import charts, lists, queries, task_page, workflow_page
 from plait_monitoring.web.assets import Assets
 from plait_monitoring.web.failures import run_failures, task_root_causes
@@ -106,7 +107,7 @@ class Views:
             failures = run_failures(c, run_id)
             blocks, block_total = queries.blocks(c, run_id, (bpage - 1) * PER_PAGE, PER_PAGE)
             nodes, node_total = queries.nodes(c, run_id, (npage - 1) * PER_PAGE, PER_PAGE)
-            counts = queries.state_counts(c, run_id)
+            counts = state_counts(c, run_id)
         view = workflow_page.WorkflowView(
             wf,
             counts,
@@ -129,7 +130,7 @@ class Views:
             wf = _workflow(c, run_id)
             version = queries.run_version(c, run_id)
             found, total = queries.tasks_page(c, run_id, app, state, offset, TASKS_PER_PAGE)
-            counts = queries.state_counts(c, run_id)
+            counts = state_counts(c, run_id)
         states = queries.ordered_states({s for by_state in counts.values() for s in by_state})
         return html_response(
             lists.tasks_page(
