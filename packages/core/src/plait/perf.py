@@ -232,7 +232,7 @@ def run(
             results.update(_timed(make_config, bodies[name]))
         else:
             with tempfile.TemporaryDirectory(prefix="plait-perf-") as tmp:
-                results.update(_plugin_benchmark(name)().run(tmp))
+                results.update(_plugin_benchmarks()[name]().run(tmp))
     return {
         "system": "plait",
         "version": plait.__version__,
@@ -241,12 +241,6 @@ def run(
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "results": results,
     }
-
-
-def _plugin_benchmark(name: str) -> type[Benchmark]:
-    from plait.plugins import get_plugins
-
-    return get_plugins().benchmarks.get(name)
 
 
 def _plugin_benchmarks() -> dict[str, type[Benchmark]]:

@@ -66,12 +66,14 @@ def pickled_by_value(func: types.FunctionType, pickle_it: Callable[[Any], bytes]
 def fingerprint(func: types.FunctionType) -> tuple[Any, ...] | None:
     """What dill captures from ``func``, comparably; None if it cannot be compared safely."""
     parts: list[Any] = []
-    return parts_of_function(func, parts, set(), 0)
+    return _parts_of_function(func, parts, set(), 0)
 
 
-def parts_of_function(
+def _parts_of_function(
     func: types.FunctionType, parts: list[Any], seen: set[int], depth: int
 ) -> tuple[Any, ...] | None:
+    """Add ``func``'s code, globals, defaults and cells to ``parts`` (helpers of ``__main__``
+    it calls too, up to :data:`_MAX_DEPTH`); None if any of it cannot be compared safely."""
     if id(func) in seen:
         return tuple(parts)  # recursion between helpers: already being fingerprinted
     if depth > _MAX_DEPTH or func.__dict__:
@@ -106,7 +108,7 @@ def _add_value(value: Any, parts: list[Any], seen: set[int], depth: int) -> bool
         parts.append(id(value))
         if value.__module__ != "__main__":
             return True  # importable: pickled by reference
-        return parts_of_function(value, parts, seen, depth + 1) is not None
+        return _parts_of_function(value, parts, seen, depth + 1) is not None
     if isinstance(value, tuple):
         parts.append(("tuple", len(value)))
         return all(_add_value(item, parts, seen, depth + 1) for item in value)
