@@ -248,7 +248,7 @@ def test_observer_hooks_see_the_workflow(make_config) -> None:  # type: ignore[n
     assert recorder.events[-1].task_counts["exec_done"] == 2
     task_events = [e for e in recorder.events if isinstance(e, TaskStateChanged)]
     second = [e.state for e in task_events if e.task_id == 1]
-    assert second == ["pending", "launched", "exec_done"]
+    assert second == ["pending", "launched", "running", "exec_done"]
     assert next(e.depends for e in task_events if e.task_id == 1) == (0,)
     failed = [e for e in task_events if e.state == "failed"]
     assert failed and failed[0].error == "ValueError: bad input"

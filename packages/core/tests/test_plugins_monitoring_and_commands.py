@@ -105,7 +105,7 @@ def test_monitoring_hub_registered_by_a_plugin_is_selected_by_name(
     assert isinstance(hub, ListHub) and hub.label == "mine"
     with plait.load(config):
         assert inc(1).result(timeout=10) == 2
-    assert [e.state for e in hub.events] == ["pending", "launched", "exec_done"]
+    assert [e.state for e in hub.events] == ["pending", "launched", "running", "exec_done"]
     assert hub.closed
     toml = f'run_dir = "{run_dir}"\n[monitoring]\ntype = "list-hub"\n'
     assert isinstance(Config.from_toml(toml).monitoring, ListHub)

@@ -47,6 +47,10 @@ class TaskStateChanged(NamedTuple):
     :param stdout: the file the app's ``stdout=`` names (in the ``pending`` event).
     :param stderr: the file the app's ``stderr=`` names (in the ``pending`` event).
     :param memoize: whether the app caches its results (in the ``pending`` event).
+    :param try_time_running: when this try's body started where it runs (that
+        machine's ``time.time()``), once its executor said so, or None.
+    :param block_id: the block (provider job) this try runs in, once its executor
+        said so, or None (executors without blocks).
     """
 
     run_id: str
@@ -64,6 +68,8 @@ class TaskStateChanged(NamedTuple):
     stdout: str | None = None
     stderr: str | None = None
     memoize: bool = False
+    try_time_running: float | None = None
+    block_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

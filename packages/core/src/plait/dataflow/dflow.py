@@ -48,6 +48,7 @@ from plait.errors import (
 )
 from plait.events import ResourceSample, TaskStateChanged, WorkflowFinished, WorkflowStarted
 from plait.executors.threads import ThreadPoolExecutor
+from plait.journal import TaskJournal
 from plait.plugins import get_plugins
 
 if TYPE_CHECKING:
@@ -155,13 +156,20 @@ class DataFlowKernel:
         self._plugins = get_plugins()
         #: monitors started for this run, each with the plugin name it is registered under
         self._monitors: list[tuple[Any, str]] = []
+        #: journals of this run's task state changes (monitors ask for them)
+        self._journals: list[TaskJournal] = []
+        #: records one entry in every journal (None: there are none)
+        self._journal_append: Callable[[tuple[Any, ...]], None] | None = None
+        self._observe_tasks = False
+        #: whether task state changes are recorded at all (journals or observer hooks)
+        self._records_tasks = False
         self.executors: dict[str, Executor] = {}
         self.memoizer = self.config.make_memoizer()
         try:
             # inside the try: a bad checkpoint file must not leave plait.log's handler open
             self.memoizer.start(run_dir=self.run_dir, config_run_dir=self.config.run_dir)
             self._start_monitoring()
-            self._observe_tasks = self._plugins.observes("plait_task_state_changed")
+            self._update_recording()
             self._start_executors(self.config.executors)
         except BaseException:
             self._abort_start()
@@ -229,8 +237,32 @@ class DataFlowKernel:
         name = f"monitor-{self.run_id}-{len(self._monitors)}"
         self._plugins.register(monitor, name)
         self._monitors.append((monitor, name))
-        self._observe_tasks = self._plugins.observes("plait_task_state_changed")
+        self._update_recording()
         return monitor
+
+    def task_journal(self) -> TaskJournal:
+        """Start recording this run's task state changes in a new
+        :class:`~plait.journal.TaskJournal` and return it.
+
+        For monitors that record every change: far cheaper for the workflow than
+        the ``plait_task_state_changed`` hook. Call it from
+        :meth:`Monitor.bind <plait.monitoring.Monitor.bind>`, so the journal
+        holds every task of the run from its first state on; entries wait in it
+        until taken, so take them for as long as the run lasts. Each call makes
+        another journal with every entry from then on (one per consumer)."""
+        journal = TaskJournal(self.run_id)
+        self._journals.append(journal)
+        self._update_recording()
+        return journal
+
+    def _update_recording(self) -> None:
+        """Monitors or journals came: decide again whether and how to record task states."""
+        self._observe_tasks = self._plugins.observes("plait_task_state_changed")
+        self._journal_append = _append_to(self._journals)
+        self._records_tasks = self._observe_tasks or bool(self._journals)
+        report = self._on_task_running if self._records_tasks else None
+        for executor in self.executors.values():
+            executor.on_task_running = report
 
     def _start_executors(self, executors: Iterable[Executor]) -> None:
         from plait.executors.blocks import BlockProviderExecutor
@@ -249,6 +281,7 @@ class DataFlowKernel:
             if interval is not None and executor.monitor_resources():
                 executor.resource_interval = interval
                 executor.on_resource_sample = self._on_resource_sample
+            executor.on_task_running = self._on_task_running if self._records_tasks else None
             self.executors[executor.label] = executor
             try:
                 executor.start()
@@ -260,6 +293,7 @@ class DataFlowKernel:
             label=INTERNAL_LABEL, max_threads=self.config.internal_tasks_max_threads
         )
         internal.run_dir = self.run_dir
+        internal.on_task_running = self._on_task_running if self._records_tasks else None
         self.executors[INTERNAL_LABEL] = internal  # threads start on first use
         self.executors[INLINE_LABEL] = _InlineExecutor(label=INLINE_LABEL)
 
@@ -410,9 +444,7 @@ class DataFlowKernel:
 
     def task_counts(self) -> dict[str, int]:
         """How many tasks are in each state now (the progress API)."""
-        counts = {
-            state.name: 0 for state in States if state not in (States.running, States.running_ended)
-        }
+        counts = {state.name: 0 for state in States if state is not States.running_ended}
         with self._lock:
             for state, n in self._final_counts.items():
                 counts[state.name] = n
@@ -475,6 +507,8 @@ class DataFlowKernel:
             self._apply_special_kwargs(app, task, fut) if (kwargs or app.special_defaults) else None
         )
         if error is not None:
+            if self._records_tasks:  # every task's first state is pending
+                self._record(task)
             self._fail(task, error, States.failed)
             return fut
         deps = find_futures(task.args or (), task.kwargs or {})
@@ -483,8 +517,8 @@ class DataFlowKernel:
                 "task %d %s submitted with %d dependencies", tid, task.func_name, len(deps)
             )
         task.depends = deps
-        if self._observe_tasks:
-            self._notify(task)
+        if self._records_tasks:
+            self._record(task)
         if not deps:
             self._launch(task)
             return fut
@@ -627,7 +661,11 @@ class DataFlowKernel:
             return
         task.executor_obj = executor
         task.try_time_launched = time.time()
-        self._set_state(task, States.launched)
+        if task.try_id:  # a new try: it has neither started nor returned yet
+            task.try_time_running = task.try_time_returned = task.block_id = None
+        task.status = States.launched
+        if self._records_tasks:  # launched at the time the try says (the journal's rule)
+            self._record(task, at=task.try_time_launched)
         func = task.func
         resources = task.resource_specification
         if task.walltime is not None:
@@ -643,10 +681,40 @@ class DataFlowKernel:
         except Exception as exc:
             self._try_failed(task, exc)
             return
-        exec_fu._plait_task = task  # type: ignore[attr-defined]
+        # the try before the task: _on_task_running reads them in the other order
         exec_fu._plait_try = task.try_id  # type: ignore[attr-defined]
+        exec_fu._plait_task = task  # type: ignore[attr-defined]
+        if self._records_tasks:
+            early = getattr(exec_fu, "_plait_running", None)
+            if early is not None:  # it started before submit returned
+                self._mark_running(task, task.try_id, *early)
         task.exec_fu = exec_fu
         exec_fu.add_done_callback(self._on_exec_done)
+
+    def _on_task_running(self, exec_fu: Future[Any], started: float, block_id: str | None) -> None:
+        """An executor says a try's body started (``Executor.on_task_running``)."""
+        task: TaskRecord | None = getattr(exec_fu, "_plait_task", None)
+        if task is None:
+            # submit has not returned yet: leave the news where _launch_try looks for
+            # it, then look again (one of the two sees the other's write)
+            exec_fu._plait_running = (started, block_id)  # type: ignore[attr-defined]
+            task = getattr(exec_fu, "_plait_task", None)
+            if task is None:
+                return
+        self._mark_running(task, exec_fu._plait_try, started, block_id)  # type: ignore[attr-defined]
+
+    def _mark_running(
+        self, task: TaskRecord, try_id: int, started: float, block_id: str | None
+    ) -> None:
+        """Move a launched try to ``running`` (once; later news of it is ignored)."""
+        with self._lock:
+            if task.try_id != try_id or task.status is not States.launched:
+                return
+            task.try_time_running = started
+            task.block_id = block_id
+            task.status = States.running
+        if self._records_tasks:
+            self._record(task, at=started)
 
     def _start_walltime(self, task: TaskRecord, try_id: int) -> None:
         if self._timer is None:
@@ -770,30 +838,61 @@ class DataFlowKernel:
 
     def _set_state(self, task: TaskRecord, state: States) -> None:
         task.status = state
-        if self._observe_tasks:
-            self._notify(task)
+        if self._records_tasks:
+            self._record(task)
 
-    def _notify(self, task: TaskRecord, error: BaseException | None = None) -> None:
-        # the per-task hot path when a monitor is on: positional, no enum property lookup
-        self._plugins.notify_task_state(
-            TaskStateChanged(
-                self.run_id,
-                task.id,
-                task.func_name,
-                task.status._name_,
-                task.try_id,
-                task.executor,
-                time.time(),
-                task.time_invoked,
-                task.try_time_launched,
-                task.try_time_returned,
-                f"{type(error).__name__}: {error}" if error is not None else None,
-                tuple(d.tid for d in task.depends if isinstance(d, AppFuture))
-                if task.depends
-                else (),
-                *(_std_and_memo(task) if task.status is States.pending else ()),
+    def _record(
+        self, task: TaskRecord, error: BaseException | None = None, at: float | None = None
+    ) -> None:
+        """Record ``task``'s new state (at ``at``, default now) in the journals and tell
+        the observer hooks. The per-task hot path while a monitor is on: positional
+        tuples, no enum property lookups; journal entries carry only what changed
+        (the forms are in :mod:`plait.journal`)."""
+        now = time.time() if at is None else at
+        status = task.status
+        message = None if error is None else f"{type(error).__name__}: {error}"
+        append = self._journal_append
+        if append is not None:
+            if status is States.pending:
+                append(
+                    (
+                        task.id,
+                        "pending",
+                        task.try_id,
+                        now,
+                        task.func_name,
+                        task.executor,
+                        task.time_invoked,
+                        _dependency_ids(task),
+                        *_std_and_memo(task),
+                    )
+                )
+            elif message is not None:
+                append((task.id, status._name_, task.try_id, now, message))
+            elif status is States.running:
+                append((task.id, "running", task.try_id, now, task.block_id))
+            else:
+                append((task.id, status._name_, task.try_id, now))
+        if self._observe_tasks:
+            self._plugins.notify_task_state(
+                TaskStateChanged(
+                    self.run_id,
+                    task.id,
+                    task.func_name,
+                    status._name_,
+                    task.try_id,
+                    task.executor,
+                    now,
+                    task.time_invoked,
+                    task.try_time_launched,
+                    task.try_time_returned,
+                    message,
+                    _dependency_ids(task),
+                    *(_std_and_memo(task) if status is States.pending else _NO_STD),
+                    task.try_time_running,
+                    task.block_id,
+                )
             )
-        )
 
     def _complete(self, task: TaskRecord, result: Any, state: States) -> None:
         fut = task.app_fu
@@ -822,8 +921,8 @@ class DataFlowKernel:
             self._final_counts[state] += 1
             self._final_by_app[task.func_name, state] += 1
         task.time_returned = time.time()
-        if self._observe_tasks:
-            self._notify(task, exc)
+        if self._records_tasks:
+            self._record(task, exc, task.time_returned)
         if self._debug:
             logger.debug("task %d %s: %s", task.id, task.func_name, state.name)
         # Drop what the record no longer needs, and with it every reference cycle
@@ -872,6 +971,33 @@ def _version() -> str:
     from plait.__about__ import __version__
 
     return __version__
+
+
+def _append_to(journals: list[TaskJournal]) -> Callable[[tuple[Any, ...]], None] | None:
+    """One function that appends an entry to each of ``journals`` (None for none)."""
+    if not journals:
+        return None
+    if len(journals) == 1:
+        return journals[0].append
+    appends = [journal.append for journal in journals]
+
+    def append_to_each(entry: tuple[Any, ...]) -> None:
+        for append in appends:
+            append(entry)
+
+    return append_to_each
+
+
+#: the stdout, stderr and memoize fields of the events after ``pending``
+_NO_STD = (None, None, False)
+
+
+def _dependency_ids(task: TaskRecord) -> tuple[int, ...]:
+    """The ids of the tasks ``task`` depends on."""
+    depends = task.depends
+    if not depends:
+        return ()
+    return tuple(d.tid for d in depends if isinstance(d, AppFuture))
 
 
 def _std_and_memo(task: TaskRecord) -> tuple[str | None, str | None, bool]:

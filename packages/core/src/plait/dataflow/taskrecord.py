@@ -28,6 +28,7 @@ class TaskRecord:
         "__weakref__",
         "app_fu",
         "args",
+        "block_id",
         "cancelled",
         "depends",
         "dfk",
@@ -56,6 +57,7 @@ class TaskRecord:
         "try_id",
         "try_time_launched",
         "try_time_returned",
+        "try_time_running",
         "walltime",
     )
 
@@ -93,7 +95,9 @@ class TaskRecord:
         self.from_memo = False
         self.try_id = 0
         self.try_time_launched: float | None = None
+        self.try_time_running: float | None = None
         self.try_time_returned: float | None = None
+        self.block_id: str | None = None
         self.time_returned: float | None = None
         self.resource_specification: dict[str, Any] = {}
         self.join = False

@@ -88,6 +88,14 @@ class Executor(RepresentationMixin, ABC):
     #: with the future of the sampled try and the values of
     #: :func:`plait.resources.sample`
     on_resource_sample: Callable[[Future[Any], dict[str, Any]], None] | None = None
+    #: set by the kernel while a monitor records task states (None otherwise; it may be
+    #: set after :meth:`start`, so read it when a task starts): executors that know when
+    #: a task's body starts call it with the task's future, that time (``time.time()``
+    #: where it ran) and the block it runs in (None without blocks), from any thread,
+    #: at most once per future, before or after ``submit`` returned, and at the latest
+    #: just before setting the future's result. Executors that learn the start only
+    #: with the result report it then; monitors show ``running`` from that moment on.
+    on_task_running: Callable[[Future[Any], float, str | None], None] | None = None
 
     def __enter__(self) -> Executor:
         return self

@@ -145,6 +145,9 @@ class ThreadPoolExecutor(Executor):
             if not fut.set_running_or_notify_cancel():
                 continue
             current[me] = fut
+            report = self.on_task_running
+            if report is not None:
+                report(fut, time.time(), None)
             try:
                 result = func(*args, **kwargs)
             except BaseException as exc:

@@ -216,15 +216,19 @@ def plait_workflow_finished(event: WorkflowFinished) -> None:
 
 @hookspec
 def plait_task_state_changed(event: TaskStateChanged) -> None:
-    """A task moved to a new state (pending, launched, running_ended, exec_done, failed, ...).
+    """A task moved to a new state (pending, launched, running, exec_done, failed, ...).
 
     Called for every transition of every task, from whichever plait thread made
     the transition (the submitting thread, an executor's completion thread), so it
     must be fast and thread-safe. Not called at all, and no event object is built,
     when no plugin implements this hook. Runs in: the submitting process.
 
+    A monitor that records every transition of a busy workflow should take them
+    from a task journal instead (``DataFlowKernel.task_journal()``, see
+    :mod:`plait.journal`): it costs the workflow a fraction of a hook call.
+
     :param event: task id, function name, new state, try number, executor label
-        and timings (time invoked, try launched, try returned).
+        and timings (time invoked, try launched, running and returned).
     """
 
 

@@ -1,0 +1,158 @@
+"""The task journal: every task state change, for monitors that record them all.
+
+Observer hooks (``plait_task_state_changed``) build a 17-field event and make a
+hook call for each state change, four per task. At tens of thousands of tasks a
+second that is a fifth of the workflow's own time, spent on the threads that
+run it. A monitor that records every change (a database, a log shipper) asks
+the kernel for a journal instead (:meth:`DataFlowKernel.task_journal
+<plait.dataflow.dflow.DataFlowKernel.task_journal>`): the kernel appends one
+small tuple per change, and the monitor takes them in batches from a thread of
+its own (:meth:`TaskJournal.take`), maybe ships them to another process as they
+are (they hold only ints, floats, strings, None and tuples of ints, so
+:mod:`marshal` takes them), and a :class:`JournalReader` turns them back into
+:class:`~plait.events.TaskStateChanged` events wherever they are read.
+
+An entry says only what changed; the state names its form:
+
+- ``(task_id, "pending", try_id, timestamp, func_name, executor, time_invoked,
+  depends, stdout, stderr, memoize)``: the first entry of every task, with the
+  facts that never change after it.
+- ``(task_id, "running", try_id, timestamp, block_id)``: the try's body started
+  at ``timestamp``, in block ``block_id`` (None without blocks).
+- ``(task_id, state, try_id, timestamp, error)``: a state reached through an
+  exception (``"Type: message"``): ``fail_retryable``, ``failed``, ``dep_fail``,
+  and ``memo_done`` of a cached failure.
+- ``(task_id, state, try_id, timestamp)``: every other change.
+
+Try times follow from the entries: a try is launched at its ``launched`` entry,
+runs from its ``running`` entry, and returns at the entry that ends it
+(``joining``, ``exec_done``, ``fail_retryable`` or ``failed``). Forms are only
+ever extended at the end.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plait.events import TaskStateChanged
+
+__all__ = ["JournalReader", "TaskJournal"]
+
+#: the states after which a task has no more entries
+_FINAL = frozenset({"exec_done", "memo_done", "failed", "dep_fail", "cancelled"})
+#: the states that end a launched try: its result (or failure) came back
+_RETURNED = frozenset({"joining", "exec_done", "fail_retryable", "failed"})
+
+
+class TaskJournal:
+    """The state changes of one run's tasks, oldest first, until someone takes them.
+
+    The kernel appends from whichever thread a change happens on; one consumer
+    takes entries from another thread. Neither needs a lock: appends only add
+    at the end, and :meth:`take` copies and then removes the first entries, each
+    step a single list operation the GIL makes atomic. Entries wait until taken:
+    a monitor takes them for as long as its run lasts.
+
+    :param run_id: the run whose tasks these are.
+    """
+
+    __slots__ = ("_entries", "append", "run_id")
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self._entries: list[tuple[Any, ...]] = []
+        #: record one entry (the kernel calls this; a bound method saves a lookup per change)
+        self.append = self._entries.append
+
+    def take(self) -> list[tuple[Any, ...]]:
+        """Remove and return the entries recorded so far, oldest first (one consumer)."""
+        entries = self._entries
+        taken = entries[: len(entries)]
+        del entries[: len(taken)]
+        return taken
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class _Task:
+    """What a reader keeps of an unfinished task: its facts and its current try."""
+
+    __slots__ = ("block", "facts", "launched", "returned", "running")
+
+    def __init__(self, facts: tuple[Any, ...]) -> None:
+        self.facts = facts
+        self.launched: float | None = None
+        self.running: float | None = None
+        self.returned: float | None = None
+        self.block: str | None = None
+
+
+class JournalReader:
+    """Turns one run's journal entries back into :class:`TaskStateChanged` events.
+
+    It keeps each unfinished task's facts and try times, so it must read the
+    entries of the run in order. Entries of a task whose ``pending`` entry it
+    never read (a journal started after the task) are skipped and counted in
+    :attr:`skipped`.
+
+    :param run_id: the run (``event.run_id``).
+    """
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.skipped = 0
+        self._tasks: dict[int, _Task] = {}
+
+    def events(self, entries: list[tuple[Any, ...]]) -> list[TaskStateChanged]:
+        """The events of ``entries``, in order."""
+        events = []
+        tasks = self._tasks
+        run_id = self.run_id
+        for entry in entries:
+            tid, state, try_id, timestamp = entry[:4]
+            error = None
+            if state == "pending":
+                task = tasks[tid] = _Task(entry[4:])
+            else:
+                found = tasks.get(tid)
+                if found is None:
+                    self.skipped += 1
+                    continue
+                task = found
+                if state == "launched":
+                    task.launched, task.running, task.returned = timestamp, None, None
+                    task.block = None
+                elif state == "running":
+                    task.running, task.block = timestamp, entry[4]
+                else:
+                    if len(entry) > 4:
+                        error = entry[4]
+                    if state in _RETURNED and task.launched is not None and task.returned is None:
+                        task.returned = timestamp
+                    if state in _FINAL:
+                        del tasks[tid]
+            func_name, executor, time_invoked, depends, stdout, stderr, memoize = task.facts
+            pending = state == "pending"
+            events.append(
+                TaskStateChanged(
+                    run_id,
+                    tid,
+                    func_name,
+                    state,
+                    try_id,
+                    executor,
+                    timestamp,
+                    time_invoked,
+                    task.launched,
+                    task.returned,
+                    error,
+                    depends,
+                    stdout if pending else None,
+                    stderr if pending else None,
+                    memoize if pending else False,
+                    task.running,
+                    task.block,
+                )
+            )
+        return events
