@@ -32,7 +32,7 @@ def test_a_run_is_recorded_in_postgresql(runs_root: str, postgres_url: str) -> N
     with plait.load(threads_config(runs_root, hub, retries=1)) as dfk:
         assert add(double(1), double(2)).result(timeout=10) == 6
         assert isinstance(fail("bad input").exception(timeout=10), ValueError)
-    assert counts(postgres_url, dfk.run_id) == {"task": 4, "try": 5, "status": 14, "block": 0}
+    assert counts(postgres_url, dfk.run_id) == {"task": 4, "try": 5, "status": 19, "block": 0}
     assert query(
         postgres_url,
         "SELECT workflow_name, tasks_completed_count, tasks_failed_count FROM workflow",

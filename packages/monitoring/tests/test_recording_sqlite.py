@@ -60,9 +60,17 @@ def test_a_run_is_recorded_in_parsl_tables(runs_root: str) -> None:
     by_task: dict[int, list[str]] = {}
     for task_id, state in states:
         by_task.setdefault(task_id, []).append(state)
-    assert by_task[0] == ["pending", "launched", "exec_done"]
-    assert by_task[2] == ["pending", "launched", "exec_done"]  # add waited on 0 and 1
-    assert by_task[3] == ["pending", "launched", "fail_retryable", "launched", "failed"]
+    assert by_task[0] == ["pending", "launched", "running", "exec_done"]
+    assert by_task[2] == ["pending", "launched", "running", "exec_done"]  # waited on 0 and 1
+    assert by_task[3] == [
+        "pending",
+        "launched",
+        "running",
+        "fail_retryable",
+        "launched",
+        "running",
+        "failed",
+    ]
     assert by_task[5] == ["pending", "dep_fail"]
     tasks = {
         row[0]: row[1:]
@@ -97,10 +105,10 @@ def test_rows_arrive_while_the_run_runs(runs_root: str) -> None:
         wait_until(
             lambda: (
                 query(url, "SELECT task_status_name FROM task WHERE run_id = :r", r=dfk.run_id)
-                == [("launched",)]
+                == [("running",)]
             ),
             timeout=2.0,
-            what="the launched task's row",
+            what="the running task's row",
         )
         gate.set()
         assert blocked.result(timeout=10) is True

@@ -101,7 +101,7 @@ def test_open_pages_follow_a_running_workflow(context: BrowserContext, tmp_path:
                 problems = PageProblems(page)
                 page.goto(f"{base}/workflow/{dfk.run_id}")
                 wait_charts(page)
-                wait_cell(page, "wait_for", "launched", "1")
+                wait_cell(page, "wait_for", "running", "1")
                 wait_cell(page, "after", "pending", "1")
                 wait_bars(page, 1)
 

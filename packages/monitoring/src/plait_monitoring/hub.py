@@ -1,16 +1,20 @@
 """``MonitoringHub``: Parsl's monitoring switch, recording through plait's observer hooks.
 
-The kernel starts the hub, registers it as a plugin for its run and closes it at
-the end (see :class:`plait.monitoring.Monitor`). Its hooks do one thing: hand
-the event of this run to the writer thread's queue. A workflow without a hub
-registers no observer at all, so it pays nothing.
+The kernel starts the hub, binds it to the run and registers it as a plugin for
+the run, and closes it at the end (see :class:`plait.monitoring.Monitor`). Task
+state changes come from the run's task journal (:mod:`plait.journal`), the
+cheap path for a monitor that records every change; the rarer events (workflow,
+blocks, nodes, resource samples) from observer hooks. Both go, unchanged, to
+the hub's recorder process (:mod:`plait_monitoring.recorder`), which turns them
+into rows and writes them on a CPU of its own. A workflow without a hub has no
+journal and registers no observer, so it pays nothing.
 
-Unlike Parsl's hub there is no hub process and no port: the hooks run in the
-workflow's own process, which is where the events are.
+Unlike Parsl's hub there is no port: the recorder listens only on its stdin.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -21,7 +25,6 @@ from plait.events import (
     BlockStateChanged,
     NodeChanged,
     ResourceSample,
-    TaskStateChanged,
     WorkflowFinished,
     WorkflowStarted,
 )
@@ -31,7 +34,8 @@ from plait.utils import RepresentationMixin
 
 if TYPE_CHECKING:
     from plait.config import Config
-    from plait_monitoring.writer import Writer
+    from plait.dataflow.dflow import DataFlowKernel
+    from plait_monitoring.recorder_process import RecorderProcess
 
 logger = logging.getLogger("plait.monitoring")
 
@@ -121,25 +125,24 @@ class MonitoringHub(RepresentationMixin, Monitor):
         self.max_buffered_records = max_buffered_records
         self.exit_timeout = exit_timeout
         self.run_id: str | None = None
-        self.writer: Writer | None = None
+        #: the run's recorder process, while the hub records a run
+        self.writer: RecorderProcess | None = None
         self._debug_handler: logging.Handler | None = None
 
     # -- the Monitor contract --------------------------------------------
 
     def start(self, run_id: str, run_dir: str, config: Config) -> None:
-        """Open (creating or checking the schema) the database and start the writer.
+        """Check (creating it if needed) the database's schema, and start the recorder.
 
         A database that cannot be reached now is not an error: records wait for
         it. One with another schema is (:class:`~plait_monitoring.SchemaError`).
         """
         from sqlalchemy.exc import SQLAlchemyError
 
-        from plait_monitoring.buffer import SpillBuffer
         from plait_monitoring.db.engine import resolve_url, shown
         from plait_monitoring.db.store import Store, is_transient
         from plait_monitoring.errors import first_line
-        from plait_monitoring.rows import RowMaker
-        from plait_monitoring.writer import Writer
+        from plait_monitoring.recorder_process import RecorderProcess
 
         if self.writer is not None:
             raise ConfigError(
@@ -149,26 +152,45 @@ class MonitoringHub(RepresentationMixin, Monitor):
                 f"this MonitoringHub is recording run {self.run_id} already; give each "
                 "workflow that runs at the same time its own MonitoringHub",
             )
-        store = Store(resolve_url(self.logging_endpoint, config.run_dir))
+        url = resolve_url(self.logging_endpoint, config.run_dir)
+        store = Store(url)
+        schema_ready = False
         try:
             store.ensure_schema()
+            schema_ready = True
         except Exception as exc:
             if not (isinstance(exc, SQLAlchemyError) and is_transient(exc)):
-                store.dispose()
                 raise
             logger.warning(
                 "monitoring: %s is not reachable now (%s); records wait until it is",
-                shown(store.url),
+                shown(url),
                 first_line(exc),
             )
+        finally:
+            store.dispose()
         if self.monitoring_debug:
             self._start_debug_log(run_dir)
-        rows = RowMaker(self.workflow_name or _script_name(), self.workflow_version)
-        buffer = SpillBuffer(os.path.join(run_dir, SPILL_FILE), self.max_buffered_records)
-        writer = Writer(store, rows, buffer, os.path.join(run_dir, REJECTED_FILE))
-        writer.start()
-        self.run_id, self.writer = run_id, writer
-        logger.info("monitoring run %s into %s", run_id, shown(store.url))
+        recorder = RecorderProcess(
+            {
+                "url": url.render_as_string(hide_password=False),
+                "schema_ready": schema_ready,
+                "run_id": run_id,
+                "run_dir": run_dir,
+                "workflow_name": self.workflow_name or _script_name(),
+                "workflow_version": self.workflow_version,
+                "max_buffered_records": self.max_buffered_records,
+                "exit_timeout": self.exit_timeout,
+                "debug": self.monitoring_debug,
+            }
+        )
+        recorder.start()
+        self.run_id, self.writer = run_id, recorder
+        logger.info("monitoring run %s into %s", run_id, shown(url))
+
+    def bind(self, kernel: DataFlowKernel) -> None:
+        """Take the run's task state changes from a task journal of its own."""
+        if self.writer is not None:
+            self.writer.attach(kernel.task_journal())
 
     def close(self) -> None:
         """Write what is left (see ``exit_timeout``)."""
@@ -179,7 +201,7 @@ class MonitoringHub(RepresentationMixin, Monitor):
         self.run_id = None
         self._stop_debug_log()
 
-    # -- observer hooks: enqueue this run's events, nothing else ----------
+    # -- observer hooks: send this run's events, nothing else --------------
 
     def _put(self, event: Any) -> None:
         writer = self.writer
@@ -189,12 +211,7 @@ class MonitoringHub(RepresentationMixin, Monitor):
     @hookimpl
     def plait_workflow_started(self, event: WorkflowStarted) -> None:
         """Record the run in ``workflow``."""
-        self._put(event)
-
-    @hookimpl
-    def plait_task_state_changed(self, event: TaskStateChanged) -> None:
-        """Record the transition in ``status`` and update ``task`` and ``try``."""
-        self._put(event)
+        self._put(dataclasses.replace(event, config=None))  # the Config is not recorded
 
     @hookimpl
     def plait_block_state_changed(self, event: BlockStateChanged) -> None:

@@ -114,4 +114,3 @@ class ProgressBar(Monitor):
                 Bar(total=max(total, 1), completed=finished, width=30),
             )
         return table
-

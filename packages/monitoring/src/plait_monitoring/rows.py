@@ -141,6 +141,8 @@ class RowMaker:
                             returned if returned is not None and returned >= launched else None
                         ),
                         "task_fail_history": fail_history or None,
+                        "task_try_time_running": event.try_time_running,
+                        "block_id": event.block_id,
                     },
                 )
             )

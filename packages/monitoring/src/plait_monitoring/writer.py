@@ -1,7 +1,9 @@
 """The one thread that writes a run's records: the workflow never waits on the database.
 
-Observer hooks call :meth:`Writer.put` with the event object (a lock-free queue
-append). The thread turns events into row operations, keeps them in a
+It runs in the hub's recorder process (:mod:`plait_monitoring.recorder`), which
+calls :meth:`Writer.put` with each event object, or :meth:`Writer.put_many`
+with a list of them (a lock-free queue append). The thread turns events into
+row operations, keeps them in a
 :class:`~plait_monitoring.buffer.SpillBuffer` and writes whatever has gathered in
 one transaction at most every :data:`FLUSH_EVERY` seconds (sooner once a full
 batch waits), so rows reach the database within a second while it keeps up,
@@ -28,6 +30,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -91,6 +94,10 @@ class Writer:
         """Queue an observer event (any thread; never blocks)."""
         self._queue.put(event)
 
+    def put_many(self, events: Sequence[object]) -> None:
+        """Queue a list of events at once (any thread; never blocks)."""
+        self._queue.put(events)
+
     def close(self, timeout: float) -> None:
         """Write everything queued: wait while records are being written, and at most
         ``timeout`` seconds for a database that takes none."""
@@ -143,7 +150,10 @@ class Writer:
         except queue.Empty:
             return
         for taken in range(1, DRAIN + 1):
-            if isinstance(item, _Stop):
+            if type(item) is list:
+                for event in item:
+                    self._accept(event)
+            elif isinstance(item, _Stop):
                 self._patience = item.patience
                 self._stop_at = time.monotonic() + item.patience
             else:
