@@ -25,3 +25,13 @@ def plait_register_commands(registry: Any) -> None:
     from plait_monitoring.cli import MonitoringCommand
 
     registry.add(MonitoringCommand)
+
+
+@plait.hookimpl
+def plait_register_benchmarks(registry: Any) -> None:
+    """``plait perf --only monitoring`` and ``--only monitoring-100k``:
+    :mod:`plait_monitoring.benchmarks`."""
+    from plait_monitoring.benchmarks import Monitoring100kBenchmark, MonitoringOverheadBenchmark
+
+    registry.add(MonitoringOverheadBenchmark)
+    registry.add(Monitoring100kBenchmark)
