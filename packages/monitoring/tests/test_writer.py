@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from monitoring_helpers import query, sqlite_url
@@ -147,3 +148,74 @@ def test_every_queued_event_is_recorded_across_drain_rounds(
     writer.start()
     writer.close(timeout=5)
     assert query(url, "SELECT count(*) FROM status") == [(10,)]
+
+
+def _story(run: str) -> list[TaskStateChanged]:
+    """Task state changes of a run: a task done in one go, one retried, one failed for good."""
+    events = []
+    for tid, states in (
+        (0, ("pending", "launched", "running", "exec_done")),
+        (1, ("pending", "launched", "running", "fail_retryable", "launched", "running")),
+        (1, ("exec_done",)),
+        (2, ("pending", "launched", "failed")),
+    ):
+        try_id = 0
+        running = None  # events carry their try's story so far, as the kernel's do
+        for i, state in enumerate(states):
+            if state == "launched" and i > 1:
+                try_id += 1
+            if state == "launched":
+                running = None
+            elif state == "running" or (tid == 1 and state == "exec_done"):
+                running = 100.5
+            events.append(
+                TaskStateChanged(
+                    run,
+                    tid,
+                    "f",
+                    state,
+                    try_id if tid != 1 or state != "exec_done" else 1,
+                    "threads",
+                    100.0 + len(events),
+                    99.0,
+                    None if state == "pending" else 100.0 + len(events),
+                    100.0 + len(events) if state in ("exec_done", "failed") else None,
+                    "ValueError: x" if state in ("fail_retryable", "failed") else None,
+                    (),
+                    "out" if state == "pending" else None,
+                    None,
+                    state == "pending",
+                    running,
+                    None if running is None else "0",
+                )
+            )
+    return events
+
+
+def test_a_batch_of_task_changes_makes_the_rows_its_events_make_one_by_one(
+    tmp_path: Path,
+) -> None:
+    """RowMaker.task_changes writes fewer rows than per-event rows would, the same content."""
+    run = "r"
+    tables: dict[str, dict[str, list[Any]]] = {}
+    for way in ("one_by_one", "batch"):
+        url = sqlite_url(str(tmp_path / way))
+        (tmp_path / way).mkdir()
+        store = Store(parse_url(url))
+        rows = RowMaker("w", "1")
+        ops = rows.rows(WorkflowStarted(run, "/tmp", ("threads",), 1.0))
+        events = _story(run)
+        if way == "batch":
+            ops += rows.task_changes(events[:5]) + rows.task_changes(events[5:])
+        else:
+            for event in events:
+                ops += rows.rows(event)
+        store.write(ops)
+        store.dispose()
+        tables[way] = {
+            table: query(url, f'SELECT * FROM "{table}" ORDER BY 1, 2, 3')
+            for table in ("task", "try", "status")
+        }
+    for table, rows_one_by_one in tables["one_by_one"].items():
+        assert tables["batch"][table] == rows_one_by_one, table
+    assert len(tables["batch"]["try"]) == 4 and len(tables["batch"]["status"]) == 14

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime
 import getpass
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 from plait.events import (
@@ -85,68 +86,99 @@ class RowMaker:
         }
 
     def _task(self, event: TaskStateChanged) -> list[Op]:
-        state = event.state
-        launched = event.try_time_launched
-        history = self._failures.get(event.task_id)
-        # A try failed: the task will be retried, or fails for good after a try ran.
-        if state == "fail_retryable" or (state == "failed" and launched is not None):
-            if history is None:
-                history = self._failures[event.task_id] = []
-            history.append(event.error)
-        final = state in FINAL_STATES
-        if final:
-            self._failures.pop(event.task_id, None)
-        fail_history = ",".join(e for e in history if e) if history else None
-        task = {
-            "task_id": event.task_id,
-            "run_id": event.run_id,
-            "task_depends": ",".join(map(str, event.depends)) or None,
-            "task_func_name": event.func_name,
-            "task_time_invoked": event.time_invoked,
-            "task_time_returned": event.timestamp if final else None,
-            "task_fail_count": len(history) if history else 0,
-            "task_status_name": state,
-            "task_error": event.error if final else None,
-        }
-        if state == "pending":  # what only the first event of a task says
-            task["task_stdout"] = event.stdout
-            task["task_stderr"] = event.stderr
-            task["task_memoize"] = str(event.memoize)  # Parsl's text form
-        ops: list[Op] = [
-            ("task", task),
-            (
-                "status",
-                {
-                    "task_id": event.task_id,
-                    "run_id": event.run_id,
-                    "task_status_name": state,
-                    "timestamp": event.timestamp,
-                    "try_id": event.try_id,
-                },
-            ),
-        ]
-        if launched is not None and state != "pending":
-            returned = event.try_time_returned
+        return self.task_changes([event])
+
+    def task_changes(self, events: Sequence[TaskStateChanged]) -> list[Op]:
+        """The operations that record ``events``, one run's task state changes in order:
+        a ``status`` row for each, but only one ``task`` row per task and one ``try``
+        row per try, from its latest event (the events carry their task's and try's
+        whole story so far, and the store would merge the rows anyway). A busy
+        workflow's batches hold all states of most tasks, so this makes a third of
+        the rows the store would otherwise fold."""
+        ops: list[Op] = []
+        latest: dict[int, tuple[TaskStateChanged, int, str | None]] = {}
+        first: dict[int, TaskStateChanged] = {}
+        tries: dict[tuple[int, int], tuple[TaskStateChanged, str | None]] = {}
+        failures = self._failures
+        for event in events:
+            tid, state = event.task_id, event.state
+            launched = event.try_time_launched
+            history = failures.get(tid)
+            # A try failed: the task will be retried, or fails for good after a try ran.
+            if state == "fail_retryable" or (state == "failed" and launched is not None):
+                if history is None:
+                    history = failures[tid] = []
+                history.append(event.error)
+            if state in FINAL_STATES:
+                failures.pop(tid, None)
+            fail_history = ",".join(e for e in history if e) if history else None
+            latest[tid] = (event, len(history) if history else 0, fail_history)
+            if state == "pending":
+                first[tid] = event
+            elif launched is not None:
+                tries[tid, event.try_id] = (event, fail_history)
             ops.append(
                 (
-                    "try",
+                    "status",
                     {
-                        "try_id": event.try_id,
-                        "task_id": event.task_id,
+                        "task_id": tid,
                         "run_id": event.run_id,
-                        "task_executor": event.executor or "",
-                        "task_try_time_launched": launched,
-                        # a relaunched task still carries its previous try's return time
-                        "task_try_time_returned": (
-                            returned if returned is not None and returned >= launched else None
-                        ),
-                        "task_fail_history": fail_history or None,
-                        "task_try_time_running": event.try_time_running,
-                        "block_id": event.block_id,
+                        "task_status_name": state,
+                        "timestamp": event.timestamp,
+                        "try_id": event.try_id,
                     },
                 )
             )
+        for tid, (event, fail_count, _) in latest.items():
+            ops.append(("task", _task_row(event, fail_count, first.get(tid))))
+        for event, fail_history in tries.values():
+            ops.append(("try", _try_row(event, fail_history)))
         return ops
+
+
+def _task_row(
+    event: TaskStateChanged, fail_count: int, pending: TaskStateChanged | None
+) -> dict[str, Any]:
+    """The ``task`` row as of ``event``; with what only the ``pending`` event says, if given."""
+    final = event.state in FINAL_STATES
+    row = {
+        "task_id": event.task_id,
+        "run_id": event.run_id,
+        "task_depends": ",".join(map(str, event.depends)) or None,
+        "task_func_name": event.func_name,
+        "task_time_invoked": event.time_invoked,
+        "task_time_returned": event.timestamp if final else None,
+        "task_fail_count": fail_count,
+        "task_status_name": event.state,
+        "task_error": event.error if final else None,
+    }
+    if pending is not None:
+        row["task_stdout"] = pending.stdout
+        row["task_stderr"] = pending.stderr
+        row["task_memoize"] = str(pending.memoize)  # Parsl's text form
+    return row
+
+
+def _try_row(event: TaskStateChanged, fail_history: str | None) -> dict[str, Any]:
+    """The ``try`` row of ``event``'s try, as of ``event``."""
+    launched = event.try_time_launched
+    returned = event.try_time_returned
+    return {
+        "try_id": event.try_id,
+        "task_id": event.task_id,
+        "run_id": event.run_id,
+        "task_executor": event.executor or "",
+        "task_try_time_launched": launched,
+        # a relaunched task still carries its previous try's return time
+        "task_try_time_returned": (
+            returned
+            if returned is not None and launched is not None and returned >= launched
+            else None
+        ),
+        "task_fail_history": fail_history or None,
+        "task_try_time_running": event.try_time_running,
+        "block_id": event.block_id,
+    }
 
 
 def _workflow_end(event: WorkflowFinished) -> dict[str, Any]:

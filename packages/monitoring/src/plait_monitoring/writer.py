@@ -30,10 +30,10 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from plait.events import TaskStateChanged
 from plait_monitoring.buffer import SpillBuffer
 from plait_monitoring.db.engine import shown
 from plait_monitoring.db.store import Store, is_transient
@@ -94,8 +94,9 @@ class Writer:
         """Queue an observer event (any thread; never blocks)."""
         self._queue.put(event)
 
-    def put_many(self, events: Sequence[object]) -> None:
-        """Queue a list of events at once (any thread; never blocks)."""
+    def put_many(self, events: list[TaskStateChanged]) -> None:
+        """Queue a list of task state changes of one run, in order (any thread; never
+        blocks); they are recorded together (:meth:`RowMaker.task_changes`)."""
         self._queue.put(events)
 
     def close(self, timeout: float) -> None:
@@ -151,8 +152,7 @@ class Writer:
             return
         for taken in range(1, DRAIN + 1):
             if type(item) is list:
-                for event in item:
-                    self._accept(event)
+                self._accept_task_changes(item)
             elif isinstance(item, _Stop):
                 self._patience = item.patience
                 self._stop_at = time.monotonic() + item.patience
@@ -170,6 +170,15 @@ class Writer:
             ops = self.rows.rows(event)
         except Exception:  # a bug: lose this one event, never the thread
             logger.exception("monitoring: cannot record %r", event)
+            return
+        for op in ops:
+            self.buffer.append(op)
+
+    def _accept_task_changes(self, events: list[TaskStateChanged]) -> None:
+        try:
+            ops = self.rows.task_changes(events)
+        except Exception:  # a bug: lose these events, never the thread
+            logger.exception("monitoring: cannot record %d task state changes", len(events))
             return
         for op in ops:
             self.buffer.append(op)
