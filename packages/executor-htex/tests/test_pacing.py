@@ -65,9 +65,9 @@ def test_worth_sending(free: int, holding: int, most: int, queued: int, send: bo
 def test_pace_is_a_moving_average_of_timed_tasks_only() -> None:
     pace = pacing.TaskPace()
     assert pace.seconds is None
-    pace.add_results([(1, "ok", None), (2, "err", None)])  # nothing ran: still unknown
+    pace.add_results([(1, "ok", None, None), (2, "err", None, 5.0)])  # none ran: still unknown
     assert pace.seconds is None
-    pace.add_results([(1, "ok", 0.001), (2, "ok", 0.003), (3, "cancelled", None)])
+    pace.add_results([(1, "ok", 0.001, 5.0), (2, "ok", 0.003, 5.1), (3, "cancelled", None, None)])
     assert pace.seconds == pytest.approx(0.002)
     for _ in range(40):  # tasks got longer: the average follows
         pace.add(1.0, 1)
@@ -88,9 +88,7 @@ def test_once_tasks_are_known_to_be_long_no_task_waits_behind_one(htex, tmp_path
     before = [htex_apps.add(i, 1) for i in range(2)]
     long = htex_apps.blocker(str(tmp_path / "started"), str(release))
     after = [htex_apps.add(i, 10) for i in range(6)]
-    assert [f.result(timeout=TASK_TIMEOUT) for f in before + after] == [
-        1, 2, 10, 11, 12, 13, 14, 15,
-    ]
+    assert [f.result(timeout=TASK_TIMEOUT) for f in before + after] == [1, 2, *range(10, 16)]
     assert not long.done()
     release.write_text("go")
     assert long.result(timeout=TASK_TIMEOUT) in loaded.worker_pids("0", count=2)

@@ -65,9 +65,7 @@ with plait.load(config):
 @pytest.mark.timeout(120)
 def test_script_apps_run_and_see_the_script_as_it_is_now(tmp_path: Path) -> None:
     script = tmp_path / "workflow.py"
-    script.write_text(
-        SCRIPT.format(hb=HB_PERIOD, threshold=HB_THRESHOLD, timeout=TASK_TIMEOUT)
-    )
+    script.write_text(SCRIPT.format(hb=HB_PERIOD, threshold=HB_THRESHOLD, timeout=TASK_TIMEOUT))
     done = subprocess.run(
         [sys.executable, str(script), str(tmp_path / "runinfo")],
         capture_output=True,

@@ -3,6 +3,10 @@
 One I/O thread owns the executor's ZeroMQ socket: submitting threads append to a
 queue and wake it through a pipe, so tasks go out in batches with no polling
 delay, and results come back in batches that complete the futures directly.
+
+When a monitor records task states, the kernel learns when each task started
+running (``on_task_running``) from what results and resource samples carry anyway:
+a long task's first sample says so while it runs, any other task's result does.
 """
 
 from __future__ import annotations
@@ -126,6 +130,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self._accelerators = parse_accelerators(available_accelerators)
         self._ids = itertools.count()
         self._futures: dict[int, Future[Any]] = {}
+        #: tasks a resource sample has reported running (their results must not again)
+        self._reported_running: set[int] = set()
         self._outbox: collections.deque[tuple[bytes, Any]] = collections.deque()
         self._wake_r, self._wake_w = -1, -1
         self._woken = False
@@ -335,6 +341,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         if task_id is None or not future.cancel():
             return False
         self._futures.pop(task_id, None)
+        self._reported_running.discard(task_id)
         self._send(protocol.CANCEL, task_id)
         return True
 
@@ -355,6 +362,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
     def fail_all(self, exception: BaseException) -> None:
         """Fail every outstanding task with ``exception``."""
         futures, self._futures = self._futures, {}
+        self._reported_running.clear()
         for fut in futures.values():
             if not fut.done():
                 try:
@@ -424,37 +432,63 @@ class HighThroughputExecutor(BlockProviderExecutor):
     def _on_message(self, frames: list[bytes]) -> None:
         kind, rest = frames[0], frames[1:]
         if kind == protocol.RESULTS:
-            unpacked = protocol.unbatch(rest)
-            if unpacked is None:
-                logger.error("executor %s: malformed results from the interchange", self.label)
-                return
-            for (task_id, result_kind), data in zip(*unpacked, strict=True):
-                fut = self._futures.pop(task_id, None)
-                if fut is None or fut.done():
-                    continue
-                try:
-                    value = unpack(data)
-                except Exception as exc:
-                    fut.set_exception(exc)
-                    continue
-                if result_kind == protocol.RESULT_OK:
-                    fut.set_result(value)
-                else:
-                    if isinstance(value, ManagerLost):
-                        value = self._with_job(value)
-                    fut.set_exception(value)
+            self._on_results(rest)
         elif kind == protocol.STATUS:
             self._status = protocol.loads(rest[0])
         elif kind == protocol.RESOURCES:
-            report = self.on_resource_sample
-            for task_id, values in protocol.loads(rest[0]):
-                fut = self._futures.get(task_id)
-                if fut is not None and report is not None:
-                    report(fut, values)
+            block_id, samples = protocol.loads(rest[0])
+            self._on_samples(block_id, samples)
         elif kind == protocol.NODE:
             self._node_changed(protocol.loads(rest[0]))
         elif kind == protocol.REFUSED:
             logger.error("executor %s: %s", self.label, protocol.loads(rest[0]))
+
+    def _on_results(self, frames: list[bytes]) -> None:
+        """Complete the futures of a batch of results. Just before, tell the kernel when
+        each task started running, if it wants to know and no sample has told it yet:
+        the result carries the start, so knowing costs no message."""
+        unpacked = protocol.unbatch(frames)
+        if unpacked is None:
+            logger.error("executor %s: malformed results from the interchange", self.label)
+            return
+        report = self.on_task_running  # read now: the kernel may set it at any time
+        reported = self._reported_running
+        for (task_id, result_kind, started, block_id), data in zip(*unpacked, strict=True):
+            fut = self._futures.pop(task_id, None)
+            if reported and task_id in reported:
+                reported.discard(task_id)
+                started = None  # a sample reported it running already
+            if fut is None or fut.done():
+                continue
+            if report is not None and started is not None:
+                report(fut, started, block_id)
+            try:
+                value = unpack(data)
+            except Exception as exc:
+                fut.set_exception(exc)
+                continue
+            if result_kind == protocol.RESULT_OK:
+                fut.set_result(value)
+            else:
+                if isinstance(value, ManagerLost):
+                    value = self._with_job(value)
+                fut.set_exception(value)
+
+    def _on_samples(self, block_id: str, samples: list[tuple[int, float, dict[str, Any]]]) -> None:
+        """Pass resource samples of running tasks on to the kernel. A task's first sample
+        also tells it that the task is running (once per task), so a long task shows as
+        running while it runs, not only when its result comes."""
+        report_sample = self.on_resource_sample
+        report_running = self.on_task_running
+        for task_id, started, values in samples:
+            fut = self._futures.get(task_id)
+            if fut is None:
+                continue  # finished (its result came first) or cancelled
+            if report_running is not None and task_id not in self._reported_running:
+                self._reported_running.add(task_id)
+                report_running(fut, started, block_id)
+            if report_sample is not None:
+                report_sample(fut, values)
 
     def _node_changed(self, node: dict[str, Any]) -> None:
         """A manager joined or left: tell the kernel's observers (``plait_node_changed``)."""

@@ -114,7 +114,10 @@ class Interchange:
         self.last_expiry = 0.0
         self.expiry_interval = max(0.05, min(self.period, self.threshold / 4))
         self.where: dict[int, bytes] = {}  # task id -> manager identity
-        self.results: list[tuple[int, str, Any]] = []
+        #: results for the executor: header entries (task id, kind, started, block id) and
+        #: the packed outcomes, in the same order
+        self.results: list[tuple[int, str, float | None, str]] = []
+        self.outcomes: list[Any] = []
         self.dropped = 0
         self.last_status = 0.0
         self.last_beat = 0.0
@@ -223,13 +226,15 @@ class Interchange:
                     raise ValueError("result header does not match its payloads")
                 header, payloads = unpacked
                 manager.pace.add_results(header)
-                for (task_id, result_kind, _), data in zip(header, payloads, strict=True):
+                block_id = manager.block_id  # one object: pickled once per batch
+                for (task_id, result_kind, _, started), data in zip(header, payloads, strict=True):
                     manager.tasks.discard(task_id)
                     self.where.pop(task_id, None)
                     if task_id in self.cancelled or result_kind == protocol.RESULT_CANCELLED:
                         self.cancelled.discard(task_id)
                         continue
-                    self.results.append((task_id, result_kind, data))
+                    self.results.append((task_id, result_kind, started, block_id))
+                    self.outcomes.append(data)
                 if not manager.tasks:
                     manager.idle_since = now
                     if manager.draining and manager.held:
@@ -243,7 +248,9 @@ class Interchange:
                 # no task is still on its way and it may exit when idle
                 self.workers.send_multipart([identity, protocol.DRAIN, b""])
             elif kind == protocol.RESOURCES:
-                self.to_client(protocol.RESOURCES, protocol.loads(frames[2]))
+                # the block, so that the executor can report these tasks running there
+                samples = protocol.loads(frames[2])
+                self.to_client(protocol.RESOURCES, (manager.block_id, samples))
         except Exception:
             logger.exception("malformed %r message from manager %r: dropped", kind, identity)
             self.dropped += 1
@@ -397,14 +404,14 @@ class Interchange:
             )
             for task_id in manager.tasks:
                 self.where.pop(task_id, None)
-                self.results.append((task_id, protocol.RESULT_ERR, error))
+                self.results.append((task_id, protocol.RESULT_ERR, None, manager.block_id))
+                self.outcomes.append(error)
 
     def flush(self, now: float) -> None:
         if self.results and self.client_identity is not None:
-            header = [(task_id, kind) for task_id, kind, _ in self.results]
-            frames = protocol.batch(protocol.RESULTS, header, [d for _, _, d in self.results])
+            frames = protocol.batch(protocol.RESULTS, self.results, self.outcomes)
             self.client.send_multipart([self.client_identity, *frames], copy=False)
-            self.results = []
+            self.results, self.outcomes = [], []
         if now - self.last_status >= min(self.period, 1.0):
             self.last_status = now
             self.to_client(protocol.STATUS, self.status(now))

@@ -35,7 +35,6 @@ from plait_executor_htex.procs import kill_tree
 logger = logging.getLogger("plait_executor_htex.manager")
 
 
-
 class Worker:
     """One worker process and the tasks handed to it, oldest (running) first."""
 
@@ -45,7 +44,8 @@ class Worker:
         self.identity = f"w{index}".encode()
         self.assigned: collections.deque[int] = collections.deque()
         self.ready = False
-        #: when the oldest assigned task (the one running) started, for its walltime
+        #: when the oldest assigned task (the one running) started (monotonic), for its
+        #: walltime and for when a task lost with its worker began
         self.head_started = 0.0
         self.timed_out: int | None = None
 
@@ -84,10 +84,13 @@ class Manager:
         self.payloads: dict[int, Any] = {}  # tasks handed to workers, until reported
         self.walltimes: dict[int, float] = {}  # seconds, for tasks that have one
         self.cancelled: set[int] = set()
-        #: (task id, result kind, seconds it ran or None, packed outcome)
-        self.results: list[tuple[int, str, float | None, Any]] = []
-        #: resource samples from workers' samplers, (task id, sample), for the interchange
-        self.samples: list[tuple[int, dict[str, Any]]] = []
+        #: results for the interchange: header entries as the workers sent them
+        #: (:data:`protocol.ResultEntry`), and the packed outcomes, in the same order
+        self.results: list[protocol.ResultEntry] = []
+        self.outcomes: list[Any] = []
+        #: resource samples from workers' samplers, (task id, started, sample), for the
+        #: interchange
+        self.samples: list[tuple[int, float, dict[str, Any]]] = []
         self.pace = pacing.TaskPace()
         self.last_heard = time.monotonic()
         self.last_sent = 0.0
@@ -150,18 +153,19 @@ class Manager:
                 running = worker.assigned.popleft()
                 self.payloads.pop(running, None)
                 walltime = self.walltimes.pop(running, None)
+                started = wall_clock(worker.head_started)
                 if running in self.cancelled:
                     self.cancelled.discard(running)
-                    self.results.append((running, protocol.RESULT_CANCELLED, None, b""))
+                    self.report_untimed(running, protocol.RESULT_CANCELLED)
                 elif running == worker.timed_out:
                     error: Exception = AppTimeout(
                         f"task {running} exceeded its walltime of {walltime:g} s on "
                         f"{self.hostname} (block {self.block_id}); its worker was replaced"
                     )
-                    self.results.append((running, protocol.RESULT_ERR, None, pack(error)))
+                    self.report_untimed(running, protocol.RESULT_ERR, pack(error), started)
                 else:
                     error = WorkerLost(worker.index, self.hostname, self.block_id, code)
-                    self.results.append((running, protocol.RESULT_ERR, None, pack(error)))
+                    self.report_untimed(running, protocol.RESULT_ERR, pack(error), started)
                 for task_id in reversed(worker.assigned):
                     payload = self.payloads.pop(task_id, None)
                     if payload is not None and task_id not in self.cancelled:
@@ -201,9 +205,7 @@ class Manager:
         if hold is None:
             takers = [w for w in self.workers.values() if w.ready and not w.assigned]
         else:
-            takers = [
-                w for w in self.workers.values() if w.ready and len(w.assigned) <= hold // 2
-            ]
+            takers = [w for w in self.workers.values() if w.ready and len(w.assigned) <= hold // 2]
         for n, worker in enumerate(takers):
             if not self.queue:
                 return
@@ -227,7 +229,7 @@ class Manager:
             self.queue = collections.deque(t for t in self.queue if t[0] not in wanted)
             for task_id, _ in queued:
                 self.walltimes.pop(task_id, None)
-                self.results.append((task_id, protocol.RESULT_CANCELLED, None, b""))
+                self.report_untimed(task_id, protocol.RESULT_CANCELLED)
         for worker in self.workers.values():
             hit = wanted.intersection(worker.assigned)
             if not hit:
@@ -241,10 +243,19 @@ class Manager:
                     worker.assigned.remove(task_id)
                     self.payloads.pop(task_id, None)
                     self.walltimes.pop(task_id, None)
-                    self.results.append((task_id, protocol.RESULT_CANCELLED, None, b""))
+                    self.report_untimed(task_id, protocol.RESULT_CANCELLED)
                 self.workers_sock.send_multipart(
                     [worker.identity, protocol.CANCEL, protocol.dumps(waiting)]
                 )
+
+    def report_untimed(
+        self, task_id: int, kind: str, data: Any = b"", started: float | None = None
+    ) -> None:
+        """Queue the outcome of a task that no worker reported (cancelled, timed out, lost
+        with its worker, or one this manager cannot run): with no run time, so it does
+        not pace hand-outs, and with ``started`` only if it is known to have run."""
+        self.results.append((task_id, kind, None, started))
+        self.outcomes.append(data)
 
     # -- the interchange ---------------------------------------------------
 
@@ -330,10 +341,9 @@ class Manager:
                 next_check = now + 0.1
             self.dispatch()
             if self.results:
-                header = [(task_id, kind, seconds) for task_id, kind, seconds, _ in self.results]
-                data = [d for *_, d in self.results]
-                self.to_interchange(protocol.batch(protocol.RESULTS, header, data), copy=False)
-                self.results = []
+                frames = protocol.batch(protocol.RESULTS, self.results, self.outcomes)
+                self.to_interchange(frames, copy=False)
+                self.results, self.outcomes = [], []
                 self.last_sent = now
             if self.samples:
                 self.to_interchange([protocol.RESOURCES, protocol.dumps(self.samples)])
@@ -400,7 +410,8 @@ class Manager:
             header, payloads = unpacked
             self.pace.add_results(header)
             now = time.monotonic()
-            for (task_id, result_kind, seconds), data in zip(header, payloads, strict=True):
+            for entry, data in zip(header, payloads, strict=True):
+                task_id = entry[0]
                 if worker.assigned and worker.assigned[0] == task_id:
                     worker.assigned.popleft()
                 else:
@@ -414,7 +425,8 @@ class Manager:
                 if task_id in self.cancelled:
                     self.cancelled.discard(task_id)
                 else:
-                    self.results.append((task_id, result_kind, seconds, data))
+                    self.results.append(entry)  # passed on as the worker made it
+                    self.outcomes.append(data)
 
     def close(self) -> None:
         self.stopping = True
@@ -428,6 +440,12 @@ class Manager:
 CLOSE_LIMIT = 10.0
 #: exit status of a manager that had to give up closing its sockets
 EXIT_STUCK = 70
+
+
+def wall_clock(instant: float) -> float:
+    """``time.time()`` at the ``time.monotonic()`` ``instant``: when a task its worker
+    never reported on (lost, timed out) started, as near as the manager knows."""
+    return time.time() - (time.monotonic() - instant)
 
 
 def _total_memory() -> int:

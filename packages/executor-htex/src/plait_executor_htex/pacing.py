@@ -14,6 +14,9 @@ These are pure functions of the measured pace, tested by tables of cases.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 #: seconds of work a worker may hold, its running task included, when tasks are short
 WORKER_AHEAD_SECONDS = 0.005
 #: most tasks a worker ever holds
@@ -43,10 +46,12 @@ class TaskPace:
         mean = total / count
         self.seconds = mean if self.seconds is None else 0.7 * self.seconds + 0.3 * mean
 
-    def add_results(self, header: list[tuple[int, str, float | None]]) -> None:
-        """Fold in the run times in a results header (None marks a task that never ran)."""
+    def add_results(self, header: Sequence[Sequence[Any]]) -> None:
+        """Fold in the run times in a results header: each entry's third item, (task id,
+        kind, seconds, ...); None marks a task that never ran."""
         total, count = 0.0, 0
-        for _, _, seconds in header:
+        for entry in header:
+            seconds = entry[2]
             if seconds is not None:
                 total += seconds
                 count += 1

@@ -14,17 +14,18 @@ Channels:
 
 * executor -> interchange: ``HELLO`` (JSON token), ``TASKS`` [(id, priority,
   resources, payload)], ``CANCEL`` [id], ``HB``, ``STOP``;
-* interchange -> executor: ``RESULTS`` [(id, kind, data)], ``STATUS`` {blocks},
-  ``REFUSED`` (a manager was refused: message);
+* interchange -> executor: ``RESULTS`` [(id, kind, started, block_id)], ``STATUS``
+  {blocks}, ``REFUSED`` (a manager was refused: message);
 * manager -> interchange: ``REG`` (JSON registration), ``HB``, ``RESULTS`` [(id, kind,
-  seconds)], ``DRAIN``;
+  seconds, started)], ``DRAIN``;
 * interchange -> manager: ``OK``, ``REFUSED`` (JSON reason), ``TASKS`` [(id,
   resources, payload)], ``CANCEL`` [id], ``HB``, ``STOP``, ``DRAIN`` (the answer to a
   manager's ``DRAIN``: nothing more will be sent, so a draining manager exits once idle);
 * worker <-> manager: ``READY``; ``TASK`` (id, payload); ``RESULT`` (id, kind, seconds,
-  data); from a worker's resource sampler (its own socket, identity ``w<N>r``):
-  ``RESOURCE`` (id, sample);
-* resource samples travel on as ``RESOURCES`` [(id, sample)], manager -> interchange ->
+  started, data); from a worker's resource sampler (its own socket, identity ``w<N>r``):
+  ``RESOURCE`` (id, started, sample);
+* resource samples travel on as ``RESOURCES`` [(id, started, sample)], manager ->
+  interchange, and ``RESOURCES`` (block_id, [(id, started, sample)]), interchange ->
   executor; the interchange tells the executor of managers joining and leaving with
   ``NODE`` {hostname, uid, block_id, cpu_count, total_memory, workers, python, active}.
 
@@ -33,7 +34,12 @@ executor's ``task_resources`` made of it for the manager (HTEX: the walltime); t
 interchange passes it on untouched.
 
 ``seconds`` is how long the task ran (None for one that never ran: cancelled,
-lost); managers and the interchange pace their hand-outs by it.
+lost); managers and the interchange pace their hand-outs by it. ``started`` is
+when its body began (``time.time()`` on the worker's node; None if unknown) and
+``block_id`` the block of the manager it ran in: the executor tells the kernel the
+task ran (``Executor.on_task_running``) from them, from the first resource sample
+of a long task or else with its result, so no message is sent for it alone. The
+interchange adds ``block_id``, since it knows which manager each batch came from.
 
 Result kinds: ``ok`` (data = packed result), ``err`` (data = packed exception).
 """
@@ -70,6 +76,11 @@ RESULT_OK = "ok"
 RESULT_ERR = "err"
 #: a task the manager dropped on request: frees its slot, never reaches a future
 RESULT_CANCELLED = "cancelled"
+
+#: a result's header from worker to manager and from manager to interchange: (task id,
+#: result kind, seconds it ran, when it started by the wall clock); None for a task
+#: that never ran or whose start is unknown
+ResultEntry = tuple[int, str, float | None, float | None]
 
 #: exit status of a manager refused by the interchange (version or token mismatch)
 EXIT_REFUSED = 3

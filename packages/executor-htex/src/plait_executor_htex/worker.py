@@ -6,7 +6,8 @@ manager is gone, so a killed pilot job leaves no worker behind.
 
 The manager may hand it several tasks at once (more while it runs, when tasks
 are short); they run in order. Results go back in batches, each with the time
-its task ran (the manager paces what it hands out by it): whenever the worker
+its task ran (the manager paces what it hands out by it) and when it started (so
+monitors learn when it ran without a message of its own): whenever the worker
 runs out of tasks, and before starting a task once the oldest unsent result is
 ``FLUSH_AFTER`` seconds old, so a slow task is never left holding others'
 results. Before each task the worker takes in any messages that arrived, so a
@@ -64,6 +65,24 @@ def run_task(
         return protocol.RESULT_ERR, pack_exception(error)
 
 
+def run_timed(
+    task_id: int, payload: bytes, running: list[tuple[int, float] | None]
+) -> tuple[protocol.ResultEntry, bytes]:
+    """Run one packed task and time it: its result header entry and packed outcome.
+
+    Two clocks: the run time (monotonic) paces the hand-outs; the start (wall clock,
+    as the kernel records times) tells monitors when the task began running. While
+    the task runs, ``running[0]`` holds its id and start for the resource sampler.
+    """
+    started = time.time()
+    running[0] = (task_id, started)
+    began = time.perf_counter()
+    kind, packed = run_task(payload)
+    seconds = time.perf_counter() - began
+    running[0] = None
+    return (task_id, kind, seconds, started), packed
+
+
 def pack_exception(exc: BaseException) -> bytes:
     """``exc`` packed, or a :class:`RemoteError` describing it if it cannot be."""
     try:
@@ -93,7 +112,12 @@ class ResourceSampler:
     own (a thread: the task holds the worker's main thread). Nothing when psutil is
     missing (logged once)."""
 
-    def __init__(self, context: zmq.Context[Any], args: argparse.Namespace, running: list[Any]):
+    def __init__(
+        self,
+        context: zmq.Context[Any],
+        args: argparse.Namespace,
+        running: list[tuple[int, float] | None],
+    ):
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run,
@@ -104,7 +128,12 @@ class ResourceSampler:
         self._thread.start()
 
     def _run(
-        self, context: zmq.Context[Any], port: int, index: int, interval: float, running: list[Any]
+        self,
+        context: zmq.Context[Any],
+        port: int,
+        index: int,
+        interval: float,
+        running: list[tuple[int, float] | None],
     ) -> None:
         sample = sampler()
         if sample is None:
@@ -115,9 +144,10 @@ class ResourceSampler:
         sock.connect(f"tcp://127.0.0.1:{port}")
         try:
             while not self._stop.wait(interval):
-                task_id = running[0]
-                if task_id is not None:
-                    body = protocol.dumps((task_id, sample()))
+                current = running[0]  # one read: the id and start of the same task
+                if current is not None:
+                    task_id, started = current
+                    body = protocol.dumps((task_id, started, sample()))
                     sock.send_multipart([protocol.RESOURCE, body])
         finally:
             sock.close(0)
@@ -140,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     parent = os.getppid()
     watch_parent(parent)
     context = zmq.Context()
-    running: list[int | None] = [None]  # the task running now, for the resource sampler
+    # the task running now and when it started, for the resource sampler
+    running: list[tuple[int, float] | None] = [None]
     sampling = ResourceSampler(context, args, running) if args.resource_interval > 0 else None
     sock = context.socket(zmq.DEALER)
     sock.setsockopt(zmq.IDENTITY, f"w{args.id}".encode())
@@ -148,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     sock.connect(f"tcp://127.0.0.1:{args.port}")
     sock.send_multipart([protocol.READY, b""])
     queue: collections.deque[tuple[int, Any]] = collections.deque()
-    header: list[tuple[int, str, float]] = []  # (task id, result kind, seconds it ran)
+    header: list[protocol.ResultEntry] = []  # (task id, result kind, seconds, started)
     data: list[bytes] = []
     oldest = 0.0
     try:
@@ -179,13 +210,10 @@ def main(argv: list[str] | None = None) -> int:
                 sock.send_multipart(protocol.batch(protocol.RESULT, header, data), copy=False)
                 header, data = [], []
             task_id, payload = queue.popleft()
-            running[0] = task_id
-            began = time.perf_counter()
-            result_kind, packed = run_task(payload)
-            running[0] = None
+            entry, packed = run_timed(task_id, payload, running)
             if not header:
                 oldest = time.monotonic()
-            header.append((task_id, result_kind, time.perf_counter() - began))
+            header.append(entry)
             data.append(packed)
     finally:
         if sampling is not None:

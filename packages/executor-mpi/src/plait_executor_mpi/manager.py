@@ -115,7 +115,7 @@ class MPIManager(Manager):
             )
         else:
             error = NotEnoughNodes(request.num_nodes, self.pool.nodes, self.node_source)
-        self.results.append((task_id, protocol.RESULT_ERR, None, pack(error)))
+        self.report_untimed(task_id, protocol.RESULT_ERR, pack(error))
 
     def release_finished(self) -> None:
         """Free the nodes of tasks no worker holds any more (finished, failed, cancelled,

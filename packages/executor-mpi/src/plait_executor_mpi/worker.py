@@ -144,9 +144,10 @@ def main(argv: list[str] | None = None) -> int:
             if unpacked is None:
                 continue
             for (task_id, env), payload in zip(*unpacked, strict=True):
+                started = time.time()  # when it began running, for monitors
                 began = time.perf_counter()
                 kind, packed = run_in_environment(payload, env)
-                header = [(task_id, kind, time.perf_counter() - began)]
+                header = [(task_id, kind, time.perf_counter() - began, started)]
                 sock.send_multipart(protocol.batch(protocol.RESULT, header, [packed]), copy=False)
     finally:
         sock.close(0)
