@@ -42,6 +42,9 @@ logger = logging.getLogger("plait.monitoring")
 SPILL_FILE = "monitoring-spill.jsonl"
 REJECTED_FILE = "monitoring-rejected.jsonl"
 DEBUG_LOG = "monitoring.log"
+#: the recorder's CPU priority below the workflow's (``nice``): when the workflow keeps
+#: every core busy, the science goes first and rows catch up when it pauses or ends
+RECORDER_NICENESS = 10
 
 
 class MonitoringHub(RepresentationMixin, Monitor):
@@ -181,6 +184,7 @@ class MonitoringHub(RepresentationMixin, Monitor):
                 "max_buffered_records": self.max_buffered_records,
                 "exit_timeout": self.exit_timeout,
                 "debug": self.monitoring_debug,
+                "niceness": RECORDER_NICENESS,
             }
         )
         recorder.start()

@@ -9,7 +9,7 @@ messages (:mod:`plait_monitoring.channel`):
 
 - first, the settings: a dict of the database URL, whether the hub checked its
   schema already, run id and directory, workflow name and version, buffer
-  bound, exit patience and whether to log at DEBUG;
+  bound, exit patience, whether to log at DEBUG and the CPU niceness to take;
 - ``("tasks", entries)``: task journal entries (:mod:`plait.journal`), read
   back into events here;
 - ``("event", type_name, fields)``: one of the rarer events of
@@ -105,6 +105,8 @@ def run(stdin: IO[bytes], stdout: IO[bytes]) -> int:
     settings = read_frame(stdin)
     if not isinstance(settings, dict):
         return 2
+    if settings["niceness"]:
+        os.nice(settings["niceness"])
     replies = _Replies(stdout)
     level = logging.DEBUG if settings["debug"] else logging.INFO
     logger.addHandler(_ForwardLogs(replies, level))
