@@ -713,8 +713,11 @@ class DataFlowKernel:
             task.try_time_running = started
             task.block_id = block_id
             task.status = States.running
-        if self._records_tasks:
-            self._record(task, at=started)
+        append = self._journal_append
+        if append is not None:  # once per task: the entry is made here, not in _record
+            append((task.id, "running", try_id, started, block_id))
+        if self._observe_tasks:
+            self._notify_observers(task, started, None)
 
     def _start_walltime(self, task: TaskRecord, try_id: int) -> None:
         if self._timer is None:
@@ -869,30 +872,33 @@ class DataFlowKernel:
                 )
             elif message is not None:
                 append((task.id, status._name_, task.try_id, now, message))
-            elif status is States.running:
-                append((task.id, "running", task.try_id, now, task.block_id))
             else:
                 append((task.id, status._name_, task.try_id, now))
         if self._observe_tasks:
-            self._plugins.notify_task_state(
-                TaskStateChanged(
-                    self.run_id,
-                    task.id,
-                    task.func_name,
-                    status._name_,
-                    task.try_id,
-                    task.executor,
-                    now,
-                    task.time_invoked,
-                    task.try_time_launched,
-                    task.try_time_returned,
-                    message,
-                    _dependency_ids(task),
-                    *(_std_and_memo(task) if status is States.pending else _NO_STD),
-                    task.try_time_running,
-                    task.block_id,
-                )
+            self._notify_observers(task, now, message)
+
+    def _notify_observers(self, task: TaskRecord, now: float, message: str | None) -> None:
+        """Tell the ``plait_task_state_changed`` hooks of ``task``'s new state."""
+        status = task.status
+        self._plugins.notify_task_state(
+            TaskStateChanged(
+                self.run_id,
+                task.id,
+                task.func_name,
+                status._name_,
+                task.try_id,
+                task.executor,
+                now,
+                task.time_invoked,
+                task.try_time_launched,
+                task.try_time_returned,
+                message,
+                _dependency_ids(task),
+                *(_std_and_memo(task) if status is States.pending else _NO_STD),
+                task.try_time_running,
+                task.block_id,
             )
+        )
 
     def _complete(self, task: TaskRecord, result: Any, state: States) -> None:
         fut = task.app_fu
