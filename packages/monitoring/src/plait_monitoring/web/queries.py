@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Integer, case, cast, func, literal, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import ColumnElement, Select
 
 from plait_monitoring.db import schema
 from plait_monitoring.summary import seconds_between
@@ -85,13 +85,16 @@ def workflows(connection: Connection, offset: int, limit: int) -> tuple[list[Wor
     found = [_workflow(row) for row in rows]
     by_run = {wf.run_id: wf for wf in found}
     if by_run:
+        # grouped by app too: that is the order of the (run, app, state) index, so the
+        # database counts in one pass over it, without sorting every task of every run
         query = (
             select(t.c.run_id, t.c.task_status_name, func.count())
             .where(t.c.run_id.in_(by_run))
-            .group_by(t.c.run_id, t.c.task_status_name)
+            .group_by(t.c.run_id, t.c.task_func_name, t.c.task_status_name)
         )
         for run, state, n in connection.execute(query):
-            by_run[run].counts[state or "unknown"] = n
+            counts = by_run[run].counts
+            counts[state or "unknown"] = counts.get(state or "unknown", 0) + n
     return found, int(total)
 
 
@@ -102,11 +105,27 @@ def workflow(connection: Connection, run_id: str) -> Workflow | None:
     return None if row is None else _workflow(row)
 
 
+def _app_names(run_id: str) -> Select[Any]:
+    """The distinct app names of run ``run_id``, read by skipping from one to the next in
+    the (run, app, state) index: one index lookup per app, not a pass over every task."""
+    t, later = schema.task, schema.task.alias("later")
+    names = (
+        select(func.min(t.c.task_func_name).label("name"))
+        .where(t.c.run_id == run_id)
+        .cte("app_names", recursive=True)
+    )
+    following = (
+        select(func.min(later.c.task_func_name))
+        .where(later.c.run_id == run_id, later.c.task_func_name > names.c.name)
+        .scalar_subquery()
+    )
+    names = names.union_all(select(following).where(names.c.name.is_not(None)))
+    return select(names.c.name).where(names.c.name.is_not(None))
+
+
 def apps(connection: Connection, run_id: str) -> list[str]:
     """The apps of run ``run_id``, by name (charts colour apps alike from this list)."""
-    t = schema.task
-    query = select(t.c.task_func_name).where(t.c.run_id == run_id).distinct()
-    return sorted(connection.execute(query).scalars())
+    return sorted(connection.execute(_app_names(run_id)).scalars())
 
 
 # -- tries (the Gantt chart) ---------------------------------------------------
@@ -208,9 +227,7 @@ def state_timeline(connection: Connection, run_id: str, bins: int) -> StateTimel
     number of tasks.
     """
     s = schema.status
-    first, last = connection.execute(
-        select(func.min(s.c.timestamp), func.max(s.c.timestamp)).where(s.c.run_id == run_id)
-    ).one()
+    first, last = _earliest_latest(connection, s.c.timestamp, s.c.run_id == run_id)
     if first is None:
         return StateTimeline([], {})
     span = max((last - first).total_seconds(), 1e-3)
@@ -250,6 +267,17 @@ def state_timeline(connection: Connection, run_id: str, bins: int) -> StateTimel
     in_state = {state: list(accumulate(delta[state])) for state in ordered_states(delta)}
     edges = [first + datetime.timedelta(seconds=width * i) for i in range(bins + 1)]
     return StateTimeline(edges, in_state)
+
+
+def _earliest_latest(
+    connection: Connection, column: Any, *where: ColumnElement[bool]
+) -> tuple[Any, Any]:
+    """``min(column)`` and ``max(column)`` of the rows ``where`` selects, as two queries:
+    each alone is one index lookup, while both in one query read every row."""
+    return (
+        connection.execute(select(func.min(column)).where(*where)).scalar(),
+        connection.execute(select(func.max(column)).where(*where)).scalar(),
+    )
 
 
 def ordered_states(states: Collection[str]) -> list[str]:
@@ -423,9 +451,15 @@ def failed_tasks(connection: Connection, run_id: str) -> dict[int, FailedTask]:
     """Every task of run ``run_id`` that ended in a failure state, by id (only the
     columns needed: a run may have tens of thousands)."""
     t = schema.task
+    # naming the apps lets the database look the failures up in the (run, app, state)
+    # index instead of reading every task of the run
     query = select(
         t.c.task_id, t.c.task_func_name, t.c.task_status_name, t.c.task_depends, t.c.task_error
-    ).where(t.c.run_id == run_id, t.c.task_status_name.in_(FAILURE_STATES))
+    ).where(
+        t.c.run_id == run_id,
+        t.c.task_func_name.in_(_app_names(run_id).scalar_subquery()),
+        t.c.task_status_name.in_(FAILURE_STATES),
+    )
     return {
         task_id: FailedTask(task_id, app, state, parse_depends(depends), error)
         for task_id, app, state, depends, error in connection.execute(query)
@@ -641,6 +675,13 @@ def runs_version(connection: Connection) -> Version:
     return Version(repr(tuple(map(str, (runs, finished, newest, *progress)))), True)
 
 
+def status_version(connection: Connection, run_id: str) -> str:
+    """A value that changes whenever run ``run_id`` gets a status row (what
+    :func:`state_timeline` reads): their number and the latest timestamp."""
+    s = schema.status
+    return repr(tuple(map(str, _count_latest(connection, s.c.timestamp, s.c.run_id == run_id))))
+
+
 def run_version(connection: Connection, run_id: str, task_id: int | None = None) -> Version:
     """The version of a run's pages (with ``task_id``, also of that task's resource samples)."""
     w, s, b, n, r = schema.workflow, schema.status, schema.block, schema.node, schema.resource
@@ -649,20 +690,21 @@ def run_version(connection: Connection, run_id: str, task_id: int | None = None)
     ).scalar_one_or_none()
     parts: list[Any] = [
         completed,
-        *connection.execute(
-            select(func.count(), func.max(s.c.timestamp)).where(s.c.run_id == run_id)
-        ).one(),
-        *connection.execute(
-            select(func.count(), func.max(b.c.timestamp)).where(b.c.run_id == run_id)
-        ).one(),
-        *connection.execute(
-            select(func.count(), func.max(n.c.last_heartbeat)).where(n.c.run_id == run_id)
-        ).one(),
+        *_count_latest(connection, s.c.timestamp, s.c.run_id == run_id),
+        *_count_latest(connection, b.c.timestamp, b.c.run_id == run_id),
+        *_count_latest(connection, n.c.last_heartbeat, n.c.run_id == run_id),
     ]
     if task_id is not None:
-        parts += connection.execute(
-            select(func.count(), func.max(r.c.timestamp)).where(
-                r.c.run_id == run_id, r.c.task_id == task_id
-            )
-        ).one()
+        parts += _count_latest(
+            connection, r.c.timestamp, r.c.run_id == run_id, r.c.task_id == task_id
+        )
     return Version(repr(tuple(map(str, parts))), completed is None)
+
+
+def _count_latest(
+    connection: Connection, column: Any, *where: ColumnElement[bool]
+) -> tuple[int, Any]:
+    """How many rows ``where`` selects, and their ``max(column)``: two queries, as a
+    ``max`` alone is one index lookup but beside ``count`` it reads every row again."""
+    count = connection.execute(select(func.count()).where(*where)).scalar_one()
+    return count, connection.execute(select(func.max(column)).where(*where)).scalar()

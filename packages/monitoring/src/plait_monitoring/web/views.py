@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -35,6 +37,10 @@ RESOURCE_CAP = 10_000
 DEPENDENTS_CAP = 1000
 #: rows of the tasks list
 TASKS_PER_PAGE = 100
+#: runs whose tasks-over-time data is kept between requests
+TIMELINES_KEPT = 32
+
+T = TypeVar("T")
 
 
 class NotFound(Exception):
@@ -77,12 +83,49 @@ def chart_response(figure: charts.Figure | None, note: str, empty: str) -> Respo
     return json_response({"figure": figure, "note": note if figure else empty})
 
 
+class Memo(Generic[T]):
+    """Values slow to compute, kept by key for as long as their version stays the same.
+
+    One value per key (that of the newest version asked for), at most ``size`` keys
+    (the least recently used go first). Threads asking for the same key wait for one
+    computation rather than each running it.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._values: OrderedDict[Hashable, tuple[str, T]] = OrderedDict()
+        self._computing: dict[Hashable, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, version: str, compute: Callable[[], T]) -> T:
+        """The value of ``key`` at ``version``: kept, or ``compute()``-d and kept."""
+        with self._lock:
+            computing = self._computing.setdefault(key, threading.Lock())
+        with computing:
+            with self._lock:
+                kept = self._values.get(key)
+                if kept is not None and kept[0] == version:
+                    self._values.move_to_end(key)
+                    return kept[1]
+            value = compute()
+            with self._lock:
+                self._values[key] = (version, value)
+                self._values.move_to_end(key)
+                while len(self._values) > self.size:
+                    dropped, _ = self._values.popitem(last=False)
+                    self._computing.pop(dropped, None)
+            return value
+
+
 class Views:
     """The pages and JSON endpoints, over one engine; each reads in one connection."""
 
     def __init__(self, engine: Engine, assets: Assets) -> None:
         self.engine = engine
         self.assets = assets
+        # counting the tasks in each state over time reads every status row of the run
+        # (a second for 100,000 tasks in SQLite): done again only when a row is added
+        self.timelines: Memo[queries.StateTimeline] = Memo(TIMELINES_KEPT)
 
     # -- pages -------------------------------------------------------------------
 
@@ -185,7 +228,12 @@ class Views:
 
     def timeline(self, request: Request, run_id: str) -> Response:
         with self.engine.connect() as c:
-            data = queries.state_timeline(c, run_id, TIMELINE_BINS)
+            # the version is read first: what is kept is never older than its version
+            data = self.timelines.get(
+                run_id,
+                queries.status_version(c, run_id),
+                lambda: queries.state_timeline(c, run_id, TIMELINE_BINS),
+            )
         return chart_response(charts.timeline(data), "", "No task yet.")
 
     def dag(self, request: Request, run_id: str) -> Response:
