@@ -39,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,13 @@ DESCRIBED = {
 
 
 def parsl_round(
-    executor: str, n: int, warmup: int, monitored: bool, work: Path, logging: bool
+    executor: str,
+    n: int,
+    warmup: int,
+    monitored: bool,
+    work: Path,
+    logging: bool,
+    earlier: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """One Parsl workflow: ``warmup`` then ``n`` timed no-op tasks, with or without a hub.
     The rows are counted by the orchestrator (``db`` and ``run_id`` in the result)."""
@@ -86,14 +93,25 @@ def parsl_round(
         monitoring=hub,
     )
     dfk = parsl.load(config)
+    watchdog = None
     try:
         with dfk:
             if warmup:
                 parsl_side.bench_noop(warmup)
             rate = parsl_side.bench_noop(n)["noop_tasks_per_s"]
             done = time.perf_counter()
+            # Parsl's exit can hang for good (its monitoring queue's feeder thread blocked
+            # on a pipe nobody reads): report what was measured, and that it hung
+            hung = {"monitoring": monitored, "tasks_per_s": rate, "exit_s": None, "hung": True}
+            if monitored:
+                hung.update(db=str(db), run_id=dfk.run_id)
+            watchdog = threading.Timer(EXIT_LIMIT, _report_hang, (earlier, hung))
+            watchdog.daemon = True
+            watchdog.start()
     finally:
         parsl.clear()
+    if watchdog is not None:
+        watchdog.cancel()
     result: dict[str, Any] = {
         "monitoring": monitored,
         "tasks_per_s": rate,
@@ -104,14 +122,28 @@ def parsl_round(
     return result
 
 
+#: seconds Parsl's exit may take before the round is reported as hung
+EXIT_LIMIT = 60.0
+
+
+def _report_hang(earlier: list[dict[str, Any]], hung: dict[str, Any]) -> None:
+    import parsl
+
+    print(json.dumps({"version": parsl.__version__, "rounds": [*earlier, hung]}), flush=True)
+    os._exit(0)
+
+
 def side_main(args: argparse.Namespace) -> int:
     import parsl
 
     work = Path(args.work)
-    rounds = [
-        parsl_round(args.executor, args.n, args.warmup, monitored, work, args.parsl_logging)
-        for monitored in (False, True)
-    ]
+    rounds: list[dict[str, Any]] = []
+    for monitored in (False, True):
+        rounds.append(
+            parsl_round(
+                args.executor, args.n, args.warmup, monitored, work, args.parsl_logging, rounds
+            )
+        )
     print(json.dumps({"version": parsl.__version__, "rounds": rounds}))
     return 0
 
@@ -182,12 +214,19 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "off_tasks_per_s": off_rate,
         "on_tasks_per_s": on_rate,
         "overhead_pct": (off_rate - on_rate) / off_rate * 100,
-        "off_exit_s": statistics.median(r["exit_s"] for r in off),
-        "on_exit_s": statistics.median(r["exit_s"] for r in on),
+        "off_exit_s": _median_exit(off),
+        "on_exit_s": _median_exit(on),
+        "hung_exits": sum(1 for r in rounds if r.get("hung")),
         "status_rows_per_task": statistics.median(r["status_rows_per_task"] for r in on),
         "rows_complete": all(r["rows_complete"] for r in on),
         "states": sorted({s for r in on for s in r["status_by_state"]}),
     }
+
+
+def _median_exit(rounds: list[dict[str, Any]]) -> float:
+    """The median exit time of the rounds whose exit ended (inf if none did)."""
+    ended = [r["exit_s"] for r in rounds if r["exit_s"] is not None]
+    return statistics.median(ended) if ended else float("inf")
 
 
 def table(result: dict[str, Any]) -> str:
@@ -292,7 +331,8 @@ def main() -> int:
 
 def brief(rounds: list[dict[str, Any]]) -> str:
     return ", ".join(
-        f"{'on' if r['monitoring'] else 'off'} {r['tasks_per_s']:,.0f}/s exit {r['exit_s']:.2f} s"
+        f"{'on' if r['monitoring'] else 'off'} {r['tasks_per_s']:,.0f}/s exit "
+        + ("hung" if r["exit_s"] is None else f"{r['exit_s']:.2f} s")
         + (f" rows {'ok' if r['rows_complete'] else 'MISSING'}" if r["monitoring"] else "")
         for r in rounds
     )

@@ -17,8 +17,8 @@ from plait_monitoring import MonitoringHub
 from plait_monitoring.db.engine import make_engine, parse_url
 
 TESTS_DIR = Path(__file__).resolve().parent
-#: rows one task that succeeds at its first try leaves: statuses pending, launched, exec_done
-STATUSES_PER_TASK = 4  # pending, launched, running, exec_done
+#: status rows of a task that succeeds at its first try: pending, launched, running, exec_done
+STATUSES_PER_TASK = 4
 
 
 def sqlite_url(runs_root: str) -> str:
