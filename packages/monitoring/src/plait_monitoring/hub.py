@@ -55,8 +55,8 @@ class MonitoringHub(RepresentationMixin, Monitor):
     that directory); give ``db_url="postgresql+psycopg://user@host/db"`` for a
     shared PostgreSQL server. Rows reach the database while the workflow runs.
 
-    :param hub_address: accepted so Parsl configs run unchanged; plait's hub lives
-        in the workflow's process and listens on nothing.
+    :param hub_address: accepted so Parsl configs run unchanged; plait's hub and its
+        recorder process listen on no port.
     :param hub_port_range: likewise accepted and unused.
     :param hub_port: likewise accepted and unused.
     :param workflow_name: the ``workflow_name`` column; default the name of the
@@ -68,8 +68,8 @@ class MonitoringHub(RepresentationMixin, Monitor):
     :param monitoring_debug: also write a DEBUG log of the writer to
         ``monitoring.log`` in the run directory.
     :param resource_monitoring_enabled: record per-try resource use (CPU time,
-        memory, I/O) in the ``resource`` table. Kept for the executors' resource
-        samples, which no executor sends yet: the table stays empty for now.
+        memory, I/O) in the ``resource`` table, sampled where each try runs by
+        executors that can (threads: the process; htex: each worker).
     :param resource_monitoring_interval: seconds between resource samples.
     :param db_url: another name for ``logging_endpoint``; give one of them.
     :param max_buffered_records: most records kept in memory while the database is

@@ -9,8 +9,8 @@ value alone), ``status`` and ``block`` rows are added once, and ``workflow_end``
 completes the workflow row. Every operation is idempotent, so writing one twice
 (after a connection dropped during a commit) changes nothing.
 
-Runs in the writer thread, never in an observer hook: the hooks only enqueue
-the event objects.
+Runs in the writer thread of the hub's recorder process, never in the
+workflow's process.
 """
 
 from __future__ import annotations
