@@ -4,32 +4,17 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 import pytest
 
 import plait
-from plait import python_app
 from plait.config import Config
 from plait.events import NodeChanged, ResourceSample
 from plait.executors.threads import ThreadPoolExecutor
 from plait.plugins import get_plugins, hookimpl
-from plait.testing import RecordingMonitor
+from plait.testing import RecordingMonitor, burn
 
 TIMEOUT = 30
-
-
-@python_app
-def burn(seconds: float) -> int:
-    """Use a CPU for ``seconds``, in bursts of 10 ms between short sleeps (as most tasks
-    let other threads run now and then: the sampler is one); the process id it ran in."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        burst = time.monotonic() + 0.01
-        while time.monotonic() < burst:
-            pass
-        time.sleep(0.005)
-    return os.getpid()
 
 
 @pytest.mark.timeout(60)

@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 
 import pytest
 from monitoring_helpers import query, sqlite_url, threads_config
 
 import plait
-from plait import python_app
+from plait.testing import burn
 from plait_monitoring import MonitoringHub
 
 pytestmark = pytest.mark.timeout(90)
-
-
-@python_app
-def burn(seconds: float) -> int:
-    """Use a CPU for ``seconds``, in bursts of 10 ms between short sleeps (as most tasks
-    let other threads run now and then: the sampler is one); the process id it ran in."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        burst = time.monotonic() + 0.01
-        while time.monotonic() < burst:
-            pass
-        time.sleep(0.005)
-    return os.getpid()
 
 
 def test_samples_of_a_threads_run_are_recorded(runs_root: str) -> None:

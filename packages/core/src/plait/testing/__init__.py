@@ -33,7 +33,8 @@ The suites, each with the fixture a subclass supplies:
 :class:`ProcessWatch` and :func:`assert_no_survivors` show that every process a
 test started (interchanges, managers, workers, launchers) is gone afterwards.
 :class:`RecordingMonitor` keeps every event of a run (tasks, resource samples,
-nodes, blocks) for tests of what an executor tells monitors.
+nodes, blocks) for tests of what an executor tells monitors, and :func:`burn` is an
+app that uses a CPU for a while, importable by any executor's workers, for them to sample.
 
 Every wait in the suites is a poll with a deadline (see :func:`wait_until`);
 class attributes such as ``timeout`` can be raised by a subclass for slow
@@ -57,7 +58,7 @@ from plait.testing.contracts import (  # noqa: E402
     process_alive,
     wait_until,
 )
-from plait.testing.monitor import RecordingMonitor  # noqa: E402
+from plait.testing.monitor import RecordingMonitor, burn  # noqa: E402
 from plait.testing.processes import ProcessWatch, assert_no_survivors  # noqa: E402
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
     "SerializerContract",
     "StagingContract",
     "assert_no_survivors",
+    "burn",
     "process_alive",
     "wait_until",
 ]

@@ -1,9 +1,13 @@
-"""A monitor that keeps every event it sees, for tests of executors and observers."""
+"""A monitor that keeps every event it sees, and an app that gives it something to
+sample, for tests of executors and observers."""
 
 from __future__ import annotations
 
+import os
+import time
 from typing import Any
 
+from plait.app.app import python_app
 from plait.events import (
     BlockStateChanged,
     NodeChanged,
@@ -12,6 +16,20 @@ from plait.events import (
 )
 from plait.monitoring import Monitor
 from plait.plugins import hookimpl
+
+
+@python_app
+def burn(seconds: float) -> int:
+    """Use a CPU for ``seconds``, in bursts of 10 ms between short sleeps (as most tasks
+    let other threads run now and then: the sampler is one); the process id it ran in.
+    Importable wherever plait is, so workers of any executor can run it."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        burst = time.monotonic() + 0.01
+        while time.monotonic() < burst:
+            pass
+        time.sleep(0.005)
+    return os.getpid()
 
 
 class RecordingMonitor(Monitor):
