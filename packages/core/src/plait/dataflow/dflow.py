@@ -169,8 +169,8 @@ class DataFlowKernel:
             # inside the try: a bad checkpoint file must not leave plait.log's handler open
             self.memoizer.start(run_dir=self.run_dir, config_run_dir=self.config.run_dir)
             self._start_monitoring()
-            self._update_recording()
             self._start_executors(self.config.executors)
+            self._update_recording()  # tells every executor, the internal ones too
         except BaseException:
             self._abort_start()
             raise
@@ -256,7 +256,8 @@ class DataFlowKernel:
         return journal
 
     def _update_recording(self) -> None:
-        """Monitors or journals came: decide again whether and how to record task states."""
+        """Decide whether and how to record task states, and tell every executor (at
+        start, and again whenever a monitor or a journal comes)."""
         self._observe_tasks = self._plugins.observes("plait_task_state_changed")
         self._journal_append = _append_to(self._journals)
         self._records_tasks = self._observe_tasks or bool(self._journals)
@@ -281,7 +282,6 @@ class DataFlowKernel:
             if interval is not None and executor.monitor_resources():
                 executor.resource_interval = interval
                 executor.on_resource_sample = self._on_resource_sample
-            executor.on_task_running = self._on_task_running if self._records_tasks else None
             self.executors[executor.label] = executor
             try:
                 executor.start()
@@ -293,7 +293,6 @@ class DataFlowKernel:
             label=INTERNAL_LABEL, max_threads=self.config.internal_tasks_max_threads
         )
         internal.run_dir = self.run_dir
-        internal.on_task_running = self._on_task_running if self._records_tasks else None
         self.executors[INTERNAL_LABEL] = internal  # threads start on first use
         self.executors[INLINE_LABEL] = _InlineExecutor(label=INLINE_LABEL)
 
