@@ -22,6 +22,7 @@ from typing import Any
 
 from plait.journal import TaskJournal
 from plait_monitoring.channel import encode, read_frame, write_frame
+from plait_monitoring.patience import wait_while_progressing
 
 logger = logging.getLogger("plait.monitoring")
 
@@ -179,25 +180,23 @@ class RecorderProcess:
     def _wait_for_exit(self, process: subprocess.Popen[bytes], timeout: float) -> None:
         """Wait while the recorder makes progress; kill it once it has made none for
         ``timeout`` + :data:`STUCK_GRACE` seconds."""
-        written, progress_at = self.written, time.monotonic()
-        while True:
+
+        def exited(step: float) -> bool:
             try:
-                process.wait(0.5)
-                break
+                process.wait(step)
             except subprocess.TimeoutExpired:
-                pass
-            if self.written != written:
-                written, progress_at = self.written, time.monotonic()
-            elif time.monotonic() - progress_at > timeout + STUCK_GRACE:
-                logger.error(
-                    "monitoring: the recorder of run %s is stuck in a database call; "
-                    "stopping it (records it still held in memory are lost; the ones in "
-                    "its spill file are kept)",
-                    self.settings["run_id"],
-                )
-                process.kill()
-                process.wait(EXIT_GRACE)
-                break
+                return False
+            return True
+
+        if not wait_while_progressing(exited, lambda: self.written, timeout + STUCK_GRACE):
+            logger.error(
+                "monitoring: the recorder of run %s is stuck in a database call; "
+                "stopping it (records it still held in memory are lost; the ones in "
+                "its spill file are kept)",
+                self.settings["run_id"],
+            )
+            process.kill()
+            process.wait(EXIT_GRACE)
         if process.returncode not in (0, None):
             logger.error(
                 "monitoring: the recorder of run %s exited with status %s",

@@ -38,6 +38,7 @@ from plait_monitoring.buffer import SpillBuffer
 from plait_monitoring.db.engine import shown
 from plait_monitoring.db.store import Store, is_transient
 from plait_monitoring.errors import SchemaError, first_line
+from plait_monitoring.patience import wait_while_progressing
 from plait_monitoring.rows import Op, RowMaker
 
 logger = logging.getLogger("plait.monitoring")
@@ -103,20 +104,18 @@ class Writer:
         """Write everything queued: wait while records are being written, and at most
         ``timeout`` seconds for a database that takes none."""
         self._queue.put(_Stop(timeout))
-        written, progress_at = self.written, time.monotonic()
-        while self._thread.is_alive():
-            self._thread.join(0.5)
-            if self.written != written:
-                written, progress_at = self.written, time.monotonic()
-            elif time.monotonic() - progress_at > timeout + STUCK_GRACE:
-                logger.error(
-                    "monitoring: the writer for %s is stuck in a database call; records it "
-                    "still holds in memory are lost (the ones in %s are kept)",
-                    shown(self.store.url),
-                    self.buffer.path,
-                )
-                break
+        if not wait_while_progressing(self._joined, lambda: self.written, timeout + STUCK_GRACE):
+            logger.error(
+                "monitoring: the writer for %s is stuck in a database call; records it "
+                "still holds in memory are lost (the ones in %s are kept)",
+                shown(self.store.url),
+                self.buffer.path,
+            )
         self.store.dispose()
+
+    def _joined(self, timeout: float) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     # -- the thread ------------------------------------------------------
 
