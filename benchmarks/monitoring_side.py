@@ -35,7 +35,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -204,31 +203,6 @@ def parsl_rounds(
     return report["version"], report["rounds"]
 
 
-def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    """Medians over the rounds, the overhead, and whether every monitored round was whole."""
-    off = [r for r in rounds if not r["monitoring"]]
-    on = [r for r in rounds if r["monitoring"]]
-    off_rate = statistics.median(r["tasks_per_s"] for r in off)
-    on_rate = statistics.median(r["tasks_per_s"] for r in on)
-    return {
-        "off_tasks_per_s": off_rate,
-        "on_tasks_per_s": on_rate,
-        "overhead_pct": (off_rate - on_rate) / off_rate * 100,
-        "off_exit_s": _median_exit(off),
-        "on_exit_s": _median_exit(on),
-        "hung_exits": sum(1 for r in rounds if r.get("hung")),
-        "status_rows_per_task": statistics.median(r["status_rows_per_task"] for r in on),
-        "rows_complete": all(r["rows_complete"] for r in on),
-        "states": sorted({s for r in on for s in r["status_by_state"]}),
-    }
-
-
-def _median_exit(rounds: list[dict[str, Any]]) -> float:
-    """The median exit time of the rounds whose exit ended (inf if none did)."""
-    ended = [r["exit_s"] for r in rounds if r["exit_s"] is not None]
-    return statistics.median(ended) if ended else float("inf")
-
-
 def table(result: dict[str, Any]) -> str:
     meta = result["meta"]
     lines = [
@@ -288,6 +262,8 @@ def main() -> int:
     sys.path.insert(0, str(HERE))
     from side_by_side import cpu_model, plait_commit
 
+    from plait_monitoring.benchmarks import summarize_rounds
+
     executors = [e.strip() for e in args.executors.split(",") if e.strip()]
     sizes = {"threads": args.n_threads, "htex": args.n_htex}
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -318,7 +294,7 @@ def main() -> int:
             "parsl_logging": args.parsl_logging,
         },
         "summary": {
-            e: {side: summary(rounds) for side, rounds in sides.items()}
+            e: {side: summarize_rounds(rounds) for side, rounds in sides.items()}
             for e, sides in runs.items()
         },
         "runs": runs,

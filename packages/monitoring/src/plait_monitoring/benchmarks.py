@@ -147,6 +147,45 @@ def _noop_run(
     return result
 
 
+def summarize_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over rounds of :func:`_noop_run` (or Parsl's, from the side script):
+    tasks/s off and on, the overhead, exit times (of exits that ended; a round may
+    say ``"hung": True``), status rows per task and whether every row arrived."""
+    off = [r for r in rounds if not r["monitoring"]]
+    on = [r for r in rounds if r["monitoring"]]
+    off_rate = statistics.median(r["tasks_per_s"] for r in off)
+    on_rate = statistics.median(r["tasks_per_s"] for r in on)
+    return {
+        "off_tasks_per_s": off_rate,
+        "on_tasks_per_s": on_rate,
+        "overhead_pct": (off_rate - on_rate) / off_rate * 100,
+        "off_exit_s": _median_exit(off),
+        "on_exit_s": _median_exit(on),
+        "hung_exits": sum(1 for r in rounds if r.get("hung")),
+        "status_rows_per_task": statistics.median(r["status_rows_per_task"] for r in on),
+        "rows_complete": all(r["rows_complete"] for r in on),
+        "states": sorted({s for r in on for s in r["status_by_state"]}),
+    }
+
+
+def _median_exit(rounds: list[dict[str, Any]]) -> float:
+    """The median exit time of the rounds whose exit ended (inf if none did)."""
+    ended = [r["exit_s"] for r in rounds if r["exit_s"] is not None]
+    return statistics.median(ended) if ended else float("inf")
+
+
+#: the figures of :func:`summarize_rounds` that ``plait perf`` reports per executor
+_REPORTED = (
+    "off_tasks_per_s",
+    "on_tasks_per_s",
+    "overhead_pct",
+    "off_exit_s",
+    "on_exit_s",
+    "status_rows_per_task",
+    "rows_complete",
+)
+
+
 class MonitoringOverheadBenchmark(Benchmark):
     """No-op tasks/s without and with a MonitoringHub, on threads and HTEX.
 
@@ -218,22 +257,11 @@ class MonitoringOverheadBenchmark(Benchmark):
             for monitored in (False, True):
                 tag = f"{name}-{i}-{'on' if monitored else 'off'}"
                 rounds.append(_noop_run(cls, work_dir, tag, n, self.warmup, monitored))
-        off = [r for r in rounds if not r["monitoring"]]
-        on = [r for r in rounds if r["monitoring"]]
-        off_rate = statistics.median(r["tasks_per_s"] for r in off)
-        on_rate = statistics.median(r["tasks_per_s"] for r in on)
+        summary = summarize_rounds(rounds)
         prefix = f"monitoring_{name}"
         return {
             f"{prefix}_n": n,
-            f"{prefix}_off_tasks_per_s": off_rate,
-            f"{prefix}_on_tasks_per_s": on_rate,
-            f"{prefix}_overhead_pct": (off_rate - on_rate) / off_rate * 100,
-            f"{prefix}_off_exit_s": statistics.median(r["exit_s"] for r in off),
-            f"{prefix}_on_exit_s": statistics.median(r["exit_s"] for r in on),
-            f"{prefix}_status_rows_per_task": statistics.median(
-                r["status_rows_per_task"] for r in on
-            ),
-            f"{prefix}_rows_complete": all(r["rows_complete"] for r in on),
+            **{f"{prefix}_{key}": summary[key] for key in _REPORTED},
             f"{prefix}_rounds": rounds,
         }
 

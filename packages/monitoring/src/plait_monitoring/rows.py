@@ -55,7 +55,7 @@ class RowMaker:
     def rows(self, event: object) -> list[Op]:
         """The operations that record ``event``."""
         if isinstance(event, TaskStateChanged):
-            return self._task(event)
+            return self.task_changes([event])
         if isinstance(event, ResourceSample):
             return _resource(event)
         if isinstance(event, BlockStateChanged):
@@ -84,9 +84,6 @@ class RowMaker:
             "tasks_failed_count": 0,
             "tasks_completed_count": 0,
         }
-
-    def _task(self, event: TaskStateChanged) -> list[Op]:
-        return self.task_changes([event])
 
     def task_changes(self, events: Sequence[TaskStateChanged]) -> list[Op]:
         """The operations that record ``events``, one run's task state changes in order:
