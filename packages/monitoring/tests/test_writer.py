@@ -219,3 +219,35 @@ def test_a_batch_of_task_changes_makes_the_rows_its_events_make_one_by_one(
     for table, rows_one_by_one in tables["one_by_one"].items():
         assert tables["batch"][table] == rows_one_by_one, table
     assert len(tables["batch"]["try"]) == 4 and len(tables["batch"]["status"]) == 14
+
+
+def test_task_state_rows_are_tuples_in_their_tables_column_order() -> None:
+    """The recorder's hot path hands task_changes' tuples to the driver unchanged, so
+    their order must be the tables' own."""
+    from plait_monitoring.db import schema
+    from plait_monitoring.rows import TUPLE_COLUMNS
+
+    tables = {"status": schema.status, "task": schema.task, "try": schema.try_}
+    for kind, columns in TUPLE_COLUMNS.items():
+        assert columns == tuple(c.name for c in tables[kind].columns), kind
+    ops = RowMaker("w", "1").task_changes(_story("r"))
+    assert {type(row) for _, row in ops} == {tuple}
+    assert all(len(row) == len(TUPLE_COLUMNS[kind]) for kind, row in ops)
+
+
+def test_tuple_rows_spilled_to_a_file_and_read_back_are_written(tmp_path: Path) -> None:
+    url = sqlite_url(str(tmp_path))
+    rows = RowMaker("w", "1")
+    ops = rows.rows(WorkflowStarted("r", "/tmp", ("threads",), 1.0)) + rows.task_changes(
+        _story("r")
+    )
+    buffer = SpillBuffer(str(tmp_path / "spill.jsonl"), limit=1)
+    for op in ops:
+        buffer.append(op)
+    read_back = buffer.peek(len(ops))
+    assert [kind for kind, _ in read_back] == [kind for kind, _ in ops]
+    store = Store(parse_url(url))
+    store.write(read_back)
+    store.dispose()
+    assert query(url, "SELECT COUNT(*) FROM status") == [(14,)]
+    assert query(url, 'SELECT COUNT(*) FROM "try"') == [(4,)]

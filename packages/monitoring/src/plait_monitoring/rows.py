@@ -1,8 +1,9 @@
 """Observer events to row operations on Parsl's tables.
 
 An operation is ``(kind, row)``: ``row`` maps column names to plain values (str,
-int, float, None; times as ``time.time()`` floats) so it can wait in memory or in
-the spill file as JSON, and ``kind`` says how it is written (see
+int, float, None; times as ``time.time()`` floats), or, for the task state rows
+made in bulk, holds them in the order of :data:`TUPLE_COLUMNS`, so it can wait in
+memory or in the spill file as JSON; ``kind`` says how it is written (see
 :mod:`plait_monitoring.db.store`): ``workflow``, ``task`` and ``try`` rows are
 merged into the row with the same key (values that are None leave the stored
 value alone), ``status`` and ``block`` rows are added once, and ``workflow_end``
@@ -31,7 +32,7 @@ from plait.events import (
 )
 from plait.resources import FIELDS
 
-Op = tuple[str, dict[str, Any]]
+Op = tuple[str, dict[str, Any] | Sequence[Any]]
 
 #: the states after which a task changes no more
 FINAL_STATES = frozenset({"exec_done", "memo_done", "failed", "dep_fail", "cancelled"})
@@ -91,15 +92,17 @@ class RowMaker:
         row per try, from its latest event (the events carry their task's and try's
         whole story so far, and the store would merge the rows anyway). A busy
         workflow's batches hold all states of most tasks, so this makes a third of
-        the rows the store would otherwise fold."""
+        the rows the store would otherwise fold. The rows are tuples in the order
+        of :data:`TUPLE_COLUMNS` (this is the recorder's hot path)."""
         ops: list[Op] = []
+        add = ops.append
+        # task id -> (latest event, fail count, fail history); (task id, try) -> (event, history)
         latest: dict[int, tuple[TaskStateChanged, int, str | None]] = {}
         first: dict[int, TaskStateChanged] = {}
         tries: dict[tuple[int, int], tuple[TaskStateChanged, str | None]] = {}
         failures = self._failures
         for event in events:
-            tid, state = event.task_id, event.state
-            launched = event.try_time_launched
+            run_id, tid, _, state, try_id, _, timestamp, _, launched = event[:9]
             history = failures.get(tid)
             # A try failed: the task will be retried, or fails for good after a try ran.
             if state == "fail_retryable" or (state == "failed" and launched is not None):
@@ -108,74 +111,114 @@ class RowMaker:
                 history.append(event.error)
             if state in FINAL_STATES:
                 failures.pop(tid, None)
-            fail_history = ",".join(e for e in history if e) if history else None
-            latest[tid] = (event, len(history) if history else 0, fail_history)
+            if history:
+                fail_history = ",".join(e for e in history if e) or None
+                latest[tid] = (event, len(history), fail_history)
+            else:
+                fail_history = None
+                latest[tid] = (event, 0, None)
             if state == "pending":
                 first[tid] = event
             elif launched is not None:
-                tries[tid, event.try_id] = (event, fail_history)
-            ops.append(
-                (
-                    "status",
-                    {
-                        "task_id": tid,
-                        "run_id": event.run_id,
-                        "task_status_name": state,
-                        "timestamp": event.timestamp,
-                        "try_id": event.try_id,
-                    },
-                )
-            )
+                tries[tid, try_id] = (event, fail_history)
+            add(("status", (tid, state, timestamp, run_id, try_id)))
         for tid, (event, fail_count, _) in latest.items():
-            ops.append(("task", _task_row(event, fail_count, first.get(tid))))
+            add(("task", _task_row(event, fail_count, first.get(tid))))
         for event, fail_history in tries.values():
-            ops.append(("try", _try_row(event, fail_history)))
+            add(("try", _try_row(event, fail_history)))
         return ops
+
+
+#: the columns of the rows :meth:`RowMaker.task_changes` makes as tuples, in order: the
+#: tables' own order, so the store hands them to the driver as they are
+TUPLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "status": ("task_id", "task_status_name", "timestamp", "run_id", "try_id"),
+    "task": (
+        "task_id",
+        "run_id",
+        "task_depends",
+        "task_func_name",
+        "task_memoize",
+        "task_hashsum",
+        "task_inputs",
+        "task_outputs",
+        "task_stdin",
+        "task_stdout",
+        "task_stderr",
+        "task_time_invoked",
+        "task_time_returned",
+        "task_fail_count",
+        "task_fail_cost",
+        "task_status_name",
+        "task_error",
+    ),
+    "try": (
+        "try_id",
+        "task_id",
+        "run_id",
+        "block_id",
+        "hostname",
+        "task_executor",
+        "task_try_time_launched",
+        "task_try_time_running",
+        "task_try_time_returned",
+        "task_fail_history",
+        "task_joins",
+    ),
+}
 
 
 def _task_row(
     event: TaskStateChanged, fail_count: int, pending: TaskStateChanged | None
-) -> dict[str, Any]:
+) -> tuple[Any, ...]:
     """The ``task`` row as of ``event``; with what only the ``pending`` event says, if given."""
     final = event.state in FINAL_STATES
-    row = {
-        "task_id": event.task_id,
-        "run_id": event.run_id,
-        "task_depends": ",".join(map(str, event.depends)) or None,
-        "task_func_name": event.func_name,
-        "task_time_invoked": event.time_invoked,
-        "task_time_returned": event.timestamp if final else None,
-        "task_fail_count": fail_count,
-        "task_status_name": event.state,
-        "task_error": event.error if final else None,
-    }
-    if pending is not None:
-        row["task_stdout"] = pending.stdout
-        row["task_stderr"] = pending.stderr
-        row["task_memoize"] = str(pending.memoize)  # Parsl's text form
-    return row
+    depends = event.depends
+    if pending is None:
+        stdout = stderr = memoize = None
+    else:
+        stdout, stderr, memoize = pending.stdout, pending.stderr, str(pending.memoize)
+    return (
+        event.task_id,
+        event.run_id,
+        ",".join(map(str, depends)) if depends else None,
+        event.func_name,
+        memoize,  # Parsl's text form
+        None,
+        None,
+        None,
+        None,
+        stdout,
+        stderr,
+        event.time_invoked,
+        event.timestamp if final else None,
+        fail_count,
+        None,
+        event.state,
+        event.error if final else None,
+    )
 
 
-def _try_row(event: TaskStateChanged, fail_history: str | None) -> dict[str, Any]:
+def _try_row(event: TaskStateChanged, fail_history: str | None) -> tuple[Any, ...]:
     """The ``try`` row of ``event``'s try, as of ``event``."""
     launched = event.try_time_launched
     returned = event.try_time_returned
-    return {
-        "try_id": event.try_id,
-        "task_id": event.task_id,
-        "run_id": event.run_id,
-        "task_executor": event.executor or "",
-        "task_try_time_launched": launched,
-        # a relaunched task still carries its previous try's return time
-        "task_try_time_returned": (
-            returned
-            if returned is not None and launched is not None and returned >= launched
-            else None
-        ),
-        "task_fail_history": fail_history or None,
-        "task_try_time_running": event.try_time_running,
-        "block_id": event.block_id,
-    }
+    # a relaunched task still carries its previous try's return time
+    if launched is None or (returned is not None and returned < launched):
+        returned = None
+    return (
+        event.try_id,
+        event.task_id,
+        event.run_id,
+        event.block_id,
+        None,
+        event.executor or "",
+        launched,
+        event.try_time_running,
+        returned,
+        fail_history,
+        None,
+    )
 
 
 def _workflow_end(event: WorkflowFinished) -> dict[str, Any]:

@@ -15,7 +15,6 @@ parameter processing would make SQLAlchemy most of the writer's cost.
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -30,7 +29,8 @@ from sqlalchemy.sql.dml import Insert, Update
 
 from plait_monitoring.db import schema
 from plait_monitoring.db.engine import make_engine
-from plait_monitoring.rows import Op
+from plait_monitoring.db.times import SqliteTimeText, as_datetime
+from plait_monitoring.rows import TUPLE_COLUMNS, Op
 
 _TIME_COLUMNS = frozenset(
     {
@@ -60,8 +60,6 @@ _ADDED: dict[str, tuple[Table, tuple[str, ...]]] = {
 #: kind -> table for the kinds simply inserted: ``node`` has no natural key (Parsl's
 #: table), so a batch written twice after a commit whose answer was lost repeats them
 _APPENDED: dict[str, Table] = {"node": schema.node}
-#: kind -> the key of a row, for merging rows and skipping duplicates
-_KEYS = {kind: itemgetter(*key) for kind, (_, key) in (_MERGED | _ADDED).items()}
 _WORKFLOW_END_COLUMNS = ("time_completed", "tasks_completed_count", "tasks_failed_count")
 
 
@@ -73,21 +71,55 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
+#: kind -> the columns of its rows as the store handles them: a dict row is turned into
+#: a tuple in this order, and a tuple row (:data:`TUPLE_COLUMNS`) is already in it
+_TABLES: dict[str, Table] = {
+    **{kind: table for kind, (table, _) in (_MERGED | _ADDED).items()},
+    **_APPENDED,
+}
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    **{kind: tuple(c.name for c in table.columns) for kind, table in _TABLES.items()},
+    **TUPLE_COLUMNS,
+    "workflow_end": ("run_id", *_WORKFLOW_END_COLUMNS),
+}
+#: kind -> the positions of its key columns in its rows
+_KEYS = {
+    kind: itemgetter(*(_COLUMNS[kind].index(c) for c in key))
+    for kind, (_, key) in (_MERGED | _ADDED).items()
+}
+
+
+def _as_tuple(kind: str, row: dict[str, Any] | Sequence[Any]) -> tuple[Any, ...]:
+    """``row`` as a tuple in the order of ``_COLUMNS[kind]``."""
+    if type(row) is tuple:
+        return row
+    if isinstance(row, dict):
+        return tuple(row.get(column) for column in _COLUMNS[kind])
+    return tuple(row)  # a list: a tuple row read back from a spill file
+
+
+def _coalesce(stored: tuple[Any, ...], new: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``stored`` with every value that ``new`` has (is not None) taken from ``new``."""
+    return tuple(old if value is None else value for old, value in zip(stored, new, strict=True))
+
+
 @dataclass(frozen=True)
 class _Compiled:
-    """A statement compiled for one database, and how to turn a row into its parameters."""
+    """A statement compiled for one database, and how to turn rows into its parameters."""
 
     sql: str
     names: tuple[str, ...]  # its parameters, in the order a positional paramstyle needs
-    columns: tuple[str, ...]  # the row column that supplies each parameter
+    sources: tuple[int, ...]  # the row position that supplies each parameter; -1: none
+    times: tuple[int, ...]  # the positions of parameters that are times
     positional: bool
 
-    def params(self, rows: Iterable[dict[str, Any]], time: Callable[[float], Any]) -> list[Any]:
+    def params(self, rows: Iterable[tuple[Any, ...]], time: Callable[[float], Any]) -> list[Any]:
         """The driver's parameters for ``rows``; ``time`` converts the time columns."""
-        times = [i for i, column in enumerate(self.columns) if column in _TIME_COLUMNS]
+        sources, times = self.sources, self.times
+        identity = sources == tuple(range(len(sources)))
         params: list[Any] = []
         for row in rows:
-            values = [row.get(column) for column in self.columns]
+            values = list(row) if identity else [row[i] if i >= 0 else None for i in sources]
             for i in times:
                 value = values[i]
                 if value is not None:
@@ -112,11 +144,11 @@ class Store:
         self._schema_ready = schema_ready
         postgres = url.get_backend_name() == "postgresql"
         self._compiled = {
-            kind: _compile(statement, self.engine.dialect)
+            kind: _compile(kind, statement, self.engine.dialect)
             for kind, statement in _statements(postgresql.insert if postgres else sqlite.insert)
         }
         # SQLite keeps DateTime as text in SQLAlchemy's format; psycopg takes datetimes
-        self._time = _datetime if postgres else _sqlite_datetime
+        self._time: Callable[[float], Any] = as_datetime if postgres else SqliteTimeText()
 
     def ensure_schema(self) -> None:
         """Create or check the schema, once (:func:`plait_monitoring.db.migrate.ensure_schema`).
@@ -142,23 +174,21 @@ class Store:
             self._execute(connection, ops)
 
     def _execute(self, connection: Connection, ops: Sequence[Op]) -> None:
-        merged: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {k: {} for k in _MERGED}
-        added: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {k: {} for k in _ADDED}
-        ends: dict[str, dict[str, Any]] = {}
-        appended: dict[str, list[dict[str, Any]]] = {k: [] for k in _APPENDED}
-        for kind, row in ops:
+        merged: dict[str, dict[tuple[Any, ...], tuple[Any, ...]]] = {k: {} for k in _MERGED}
+        added: dict[str, dict[tuple[Any, ...], tuple[Any, ...]]] = {k: {} for k in _ADDED}
+        ends: dict[str, tuple[Any, ...]] = {}
+        appended: dict[str, list[tuple[Any, ...]]] = {k: [] for k in _APPENDED}
+        for kind, given in ops:
+            row = _as_tuple(kind, given)
             if kind in _MERGED:
                 rows = merged[kind]
                 key = _KEYS[kind](row)
                 stored = rows.get(key)
-                if stored is None:
-                    rows[key] = dict(row)
-                else:
-                    stored.update((c, v) for c, v in row.items() if v is not None)
+                rows[key] = row if stored is None else _coalesce(stored, row)
             elif kind in _ADDED:
                 added[kind].setdefault(_KEYS[kind](row), row)
             elif kind == "workflow_end":
-                ends[row["run_id"]] = row
+                ends[row[0]] = row
             elif kind in _APPENDED:
                 appended[kind].append(row)
             else:
@@ -172,7 +202,7 @@ class Store:
             self._run(connection, kind, appended[kind])
         self._run(connection, "workflow_end", ends.values())
 
-    def _run(self, connection: Connection, kind: str, rows: Iterable[dict[str, Any]]) -> None:
+    def _run(self, connection: Connection, kind: str, rows: Iterable[tuple[Any, ...]]) -> None:
         compiled = self._compiled[kind]
         params = compiled.params(rows, self._time)
         if params:
@@ -181,14 +211,6 @@ class Store:
     def dispose(self) -> None:
         """Close the engine's connections."""
         self.engine.dispose()
-
-
-def _datetime(value: float) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(value)
-
-
-def _sqlite_datetime(value: float) -> str:
-    return datetime.datetime.fromtimestamp(value).isoformat(" ", "microseconds")
 
 
 #: the update names its parameters b_<column>: SQLAlchemy reserves the column names
@@ -220,9 +242,12 @@ def _statements(insert: Callable[[Table], Any]) -> list[tuple[str, Insert | Upda
     return statements
 
 
-def _compile(statement: Insert | Update, dialect: Dialect) -> _Compiled:
+def _compile(kind: str, statement: Insert | Update, dialect: Dialect) -> _Compiled:
     compiled = statement.compile(dialect=dialect)
     positions = compiled.positiontup
     names = tuple(positions) if positions else tuple(compiled.params)
-    columns = tuple(_END_PARAMS.get(name, name) for name in names)
-    return _Compiled(str(compiled), names, columns, positions is not None)
+    columns = [_END_PARAMS.get(name, name) for name in names]
+    row_columns = _COLUMNS[kind]
+    sources = tuple(row_columns.index(c) if c in row_columns else -1 for c in columns)
+    times = tuple(i for i, column in enumerate(columns) if column in _TIME_COLUMNS)
+    return _Compiled(str(compiled), names, sources, times, positions is not None)
