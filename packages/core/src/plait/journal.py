@@ -16,7 +16,11 @@ An entry says only what changed; the state names its form:
 
 - ``(task_id, "pending", try_id, timestamp, func_name, executor, time_invoked,
   depends, stdout, stderr, memoize)``: the first entry of every task, with the
-  facts that never change after it.
+  facts that never change after it (``timestamp`` is ``time_invoked``).
+- the same with ``launched`` at the end: a task launched in the call that made
+  it (it had no dependencies), so the entry is both its ``pending`` and its
+  ``launched`` entry (its first try launched at ``launched``): one entry fewer
+  for most tasks of a wide workflow.
 - ``(task_id, "running", try_id, timestamp, block_id)``: the try's body started
   at ``timestamp``, in block ``block_id`` (None without blocks).
 - ``(task_id, state, try_id, timestamp, error)``: a state reached through an
@@ -108,12 +112,15 @@ class JournalReader:
         """The events of ``entries``, in order."""
         events = []
         tasks = self._tasks
-        run_id = self.run_id
         for entry in entries:
             tid, state, try_id, timestamp = entry[:4]
             error = None
             if state == "pending":
-                task = tasks[tid] = _Task(entry[4:])
+                task = tasks[tid] = _Task(entry[4:11])
+                if len(entry) > 11:  # launched in the same call
+                    events.append(self._event(tid, task, "pending", try_id, timestamp, None))
+                    state, timestamp = "launched", entry[11]
+                    task.launched = timestamp
             else:
                 found = tasks.get(tid)
                 if found is None:
@@ -132,27 +139,37 @@ class JournalReader:
                         task.returned = timestamp
                     if state in _FINAL:
                         del tasks[tid]
-            func_name, executor, time_invoked, depends, stdout, stderr, memoize = task.facts
-            pending = state == "pending"
-            events.append(
-                TaskStateChanged(
-                    run_id,
-                    tid,
-                    func_name,
-                    state,
-                    try_id,
-                    executor,
-                    timestamp,
-                    time_invoked,
-                    task.launched,
-                    task.returned,
-                    error,
-                    depends,
-                    stdout if pending else None,
-                    stderr if pending else None,
-                    memoize if pending else False,
-                    task.running,
-                    task.block,
-                )
-            )
+            events.append(self._event(tid, task, state, try_id, timestamp, error))
         return events
+
+    def _event(
+        self,
+        tid: int,
+        task: _Task,
+        state: str,
+        try_id: int,
+        timestamp: float,
+        error: str | None,
+    ) -> TaskStateChanged:
+        """The event of ``task`` reaching ``state``, with its facts and try times."""
+        func_name, executor, time_invoked, depends, stdout, stderr, memoize = task.facts
+        pending = state == "pending"
+        return TaskStateChanged(
+            self.run_id,
+            tid,
+            func_name,
+            state,
+            try_id,
+            executor,
+            timestamp,
+            time_invoked,
+            task.launched,
+            task.returned,
+            error,
+            depends,
+            stdout if pending else None,
+            stderr if pending else None,
+            memoize if pending else False,
+            task.running,
+            task.block,
+        )

@@ -516,11 +516,13 @@ class DataFlowKernel:
                 "task %d %s submitted with %d dependencies", tid, task.func_name, len(deps)
             )
         task.depends = deps
+        if not deps:
+            # launched (or memo_done) in this call: its pending state is recorded with
+            # that next state, in one journal entry
+            self._launch(task, pending_unrecorded=self._records_tasks)
+            return fut
         if self._records_tasks:
             self._record(task)
-        if not deps:
-            self._launch(task)
-            return fut
         task.pending_deps = len(deps)
         if len(deps) > 1:
             task.lock = threading.Lock()
@@ -627,8 +629,16 @@ class DataFlowKernel:
             return
         self._launch(task)
 
-    def _launch(self, task: TaskRecord) -> None:
+    def _launch(self, task: TaskRecord, pending_unrecorded: bool = False) -> None:
+        """Launch ``task``'s first try, or complete it from the memo cache.
+
+        :param pending_unrecorded: ``task``'s pending state is still to be recorded
+            (with its launch, when it launches).
+        """
         if task.memoize:
+            if pending_unrecorded:
+                self._record(task)
+                pending_unrecorded = False
             try:
                 hit = self.memoizer.check_memo(task)
             except Exception as exc:
@@ -642,11 +652,13 @@ class DataFlowKernel:
                 else:
                     self._fail(task, cached_exc, States.memo_done)
                 return
-        self._launch_try(task)
+        self._launch_try(task, pending_unrecorded)
 
-    def _launch_try(self, task: TaskRecord) -> None:
+    def _launch_try(self, task: TaskRecord, pending_unrecorded: bool = False) -> None:
         executor = self.executors.get(task.executor)
         if executor is None:
+            if pending_unrecorded:
+                self._record(task)
             known = ", ".join(repr(label) for label in self._user_labels)
             self._fail(
                 task,
@@ -659,12 +671,12 @@ class DataFlowKernel:
             )
             return
         task.executor_obj = executor
-        task.try_time_launched = time.time()
+        launched = task.try_time_launched = time.time()
         if task.try_id:  # a new try: it has neither started nor returned yet
             task.try_time_running = task.try_time_returned = task.block_id = None
         task.status = States.launched
         if self._records_tasks:  # launched at the time the try says (the journal's rule)
-            self._record(task, at=task.try_time_launched)
+            self._record_launch(task, launched, pending_unrecorded)
         func = task.func
         resources = task.resource_specification
         if task.walltime is not None:
@@ -846,29 +858,19 @@ class DataFlowKernel:
     def _record(
         self, task: TaskRecord, error: BaseException | None = None, at: float | None = None
     ) -> None:
-        """Record ``task``'s new state (at ``at``, default now) in the journals and tell
-        the observer hooks. The per-task hot path while a monitor is on: positional
-        tuples, no enum property lookups; journal entries carry only what changed
-        (the forms are in :mod:`plait.journal`)."""
-        now = time.time() if at is None else at
+        """Record ``task``'s new state (at ``at``, default now; pending at the call's
+        time) in the journals and tell the observer hooks. The per-task hot path while
+        a monitor is on: positional tuples, no enum property lookups; journal entries
+        carry only what changed (the forms are in :mod:`plait.journal`)."""
         status = task.status
+        now = (
+            at if at is not None else task.time_invoked if status is States.pending else time.time()
+        )
         message = None if error is None else f"{type(error).__name__}: {error}"
         append = self._journal_append
         if append is not None:
             if status is States.pending:
-                append(
-                    (
-                        task.id,
-                        "pending",
-                        task.try_id,
-                        now,
-                        task.func_name,
-                        task.executor,
-                        task.time_invoked,
-                        _dependency_ids(task),
-                        *_std_and_memo(task),
-                    )
-                )
+                append(_pending_entry(task))
             elif message is not None:
                 append((task.id, status._name_, task.try_id, now, message))
             else:
@@ -876,9 +878,34 @@ class DataFlowKernel:
         if self._observe_tasks:
             self._notify_observers(task, now, message)
 
-    def _notify_observers(self, task: TaskRecord, now: float, message: str | None) -> None:
-        """Tell the ``plait_task_state_changed`` hooks of ``task``'s new state."""
-        status = task.status
+    def _record_launch(self, task: TaskRecord, launched: float, pending_unrecorded: bool) -> None:
+        """Record that ``task``'s try was launched at ``launched``; with its pending
+        state first if that is still to be recorded, in one journal entry."""
+        append = self._journal_append
+        if append is not None:
+            if pending_unrecorded:
+                append((*_pending_entry(task), launched))
+            else:
+                append((task.id, "launched", task.try_id, launched))
+        if self._observe_tasks:
+            if pending_unrecorded:
+                self._notify_observers(task, task.time_invoked, None, States.pending)
+            self._notify_observers(task, launched, None)
+
+    def _notify_observers(
+        self, task: TaskRecord, now: float, message: str | None, state: States | None = None
+    ) -> None:
+        """Tell the ``plait_task_state_changed`` hooks that ``task`` reached ``state``
+        (default: its status now)."""
+        status = task.status if state is None else state
+        if status is States.pending:  # the first state: no try has been launched yet
+            launched = returned = running = None
+            block = None
+            std_and_memo = _std_and_memo(task)
+        else:
+            launched, returned = task.try_time_launched, task.try_time_returned
+            running, block = task.try_time_running, task.block_id
+            std_and_memo = _NO_STD
         self._plugins.notify_task_state(
             TaskStateChanged(
                 self.run_id,
@@ -889,13 +916,13 @@ class DataFlowKernel:
                 task.executor,
                 now,
                 task.time_invoked,
-                task.try_time_launched,
-                task.try_time_returned,
+                launched,
+                returned,
                 message,
                 _dependency_ids(task),
-                *(_std_and_memo(task) if status is States.pending else _NO_STD),
-                task.try_time_running,
-                task.block_id,
+                *std_and_memo,
+                running,
+                block,
             )
         )
 
@@ -995,6 +1022,21 @@ def _append_to(journals: list[TaskJournal]) -> Callable[[tuple[Any, ...]], None]
 
 #: the stdout, stderr and memoize fields of the events after ``pending``
 _NO_STD = (None, None, False)
+
+
+def _pending_entry(task: TaskRecord) -> tuple[Any, ...]:
+    """The journal entry of ``task``'s pending state (the form is in :mod:`plait.journal`)."""
+    return (
+        task.id,
+        "pending",
+        task.try_id,
+        task.time_invoked,
+        task.func_name,
+        task.executor,
+        task.time_invoked,
+        _dependency_ids(task),
+        *_std_and_memo(task),
+    )
 
 
 def _dependency_ids(task: TaskRecord) -> tuple[int, ...]:
