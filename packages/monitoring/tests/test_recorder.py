@@ -94,3 +94,34 @@ def test_a_workflow_process_that_dies_leaves_its_records_written(runs_root: str)
         "SELECT count(*) FROM task WHERE run_id = :r AND task_status_name = 'exec_done'",
         r=run_id,
     ) == [(50,)]
+
+
+def test_sqlalchemy_stays_out_of_the_workflows_process(runs_root: str) -> None:
+    """Each full GC collection walks every object of every imported module: the hub
+    leaves SQLAlchemy and Alembic (some 50,000 objects) to its recorder."""
+    script = textwrap.dedent(
+        """
+        import sys
+        import plait
+        from plait import Config, ThreadPoolExecutor
+        from plait_monitoring import MonitoringHub
+
+        @plait.python_app
+        def one():
+            return 1
+
+        hub = MonitoringHub(resource_monitoring_enabled=False)
+        config = Config(executors=[ThreadPoolExecutor()], run_dir=sys.argv[1], monitoring=hub)
+        with plait.load(config) as dfk:
+            assert one().result(timeout=10) == 1
+            heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("sqlalchemy", "alembic"))
+        print(dfk.run_id, heavy)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, runs_root], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    run_id, heavy = done.stdout.split(" ", 1)
+    assert heavy.strip() == "[]"
+    assert counts(sqlite_url(runs_root), run_id)["task"] == 1

@@ -31,6 +31,8 @@ from plait.events import (
 from plait.monitoring import Monitor
 from plait.plugins import hookimpl
 from plait.utils import RepresentationMixin
+from plait_monitoring.errors import MonitoringError, SchemaError
+from plait_monitoring.urls import check_url, hide_password, hub_url
 
 if TYPE_CHECKING:
     from plait.config import Config
@@ -45,6 +47,9 @@ DEBUG_LOG = "monitoring.log"
 #: the recorder's CPU priority below the workflow's (``nice``): when the workflow keeps
 #: every core busy, the science goes first and rows catch up when it pauses or ends
 RECORDER_NICENESS = 10
+#: seconds load() waits for the recorder to check the database's schema (it starts,
+#: imports SQLAlchemy and Alembic, and makes each database call within its own bound)
+READY_TIMEOUT = 60.0
 
 
 class MonitoringHub(RepresentationMixin, Monitor):
@@ -109,9 +114,7 @@ class MonitoringHub(RepresentationMixin, Monitor):
             )
         endpoint = db_url if db_url is not None else logging_endpoint
         if endpoint is not None:
-            from plait_monitoring.db.engine import parse_url
-
-            parse_url(endpoint)  # a bad URL fails here, not when the run starts
+            check_url(endpoint)  # a bad URL fails here, not when the run starts
         _check_number("resource_monitoring_interval", resource_monitoring_interval, 0)
         _check_number("max_buffered_records", max_buffered_records, 1, integer=True)
         _check_number("exit_timeout", exit_timeout, 0)
@@ -135,16 +138,14 @@ class MonitoringHub(RepresentationMixin, Monitor):
     # -- the Monitor contract --------------------------------------------
 
     def start(self, run_id: str, run_dir: str, config: Config) -> None:
-        """Check (creating it if needed) the database's schema, and start the recorder.
+        """Start the recorder, and wait until it has checked (creating it if needed) the
+        database's schema.
 
         A database that cannot be reached now is not an error: records wait for
         it. One with another schema is (:class:`~plait_monitoring.SchemaError`).
+        Neither SQLAlchemy nor Alembic is imported here (:mod:`plait_monitoring.urls`
+        says why): the recorder checks the schema and says what it found.
         """
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from plait_monitoring.db.engine import resolve_url, shown
-        from plait_monitoring.db.store import Store, is_transient
-        from plait_monitoring.errors import first_line
         from plait_monitoring.recorder_process import RecorderProcess
 
         if self.writer is not None:
@@ -155,28 +156,12 @@ class MonitoringHub(RepresentationMixin, Monitor):
                 f"this MonitoringHub is recording run {self.run_id} already; give each "
                 "workflow that runs at the same time its own MonitoringHub",
             )
-        url = resolve_url(self.logging_endpoint, config.run_dir)
-        store = Store(url)
-        schema_ready = False
-        try:
-            store.ensure_schema()
-            schema_ready = True
-        except Exception as exc:
-            if not (isinstance(exc, SQLAlchemyError) and is_transient(exc)):
-                raise
-            logger.warning(
-                "monitoring: %s is not reachable now (%s); records wait until it is",
-                shown(url),
-                first_line(exc),
-            )
-        finally:
-            store.dispose()
+        url = hub_url(self.logging_endpoint, config.run_dir)
         if self.monitoring_debug:
             self._start_debug_log(run_dir)
         recorder = RecorderProcess(
             {
-                "url": url.render_as_string(hide_password=False),
-                "schema_ready": schema_ready,
+                "url": url,
                 "run_id": run_id,
                 "run_dir": run_dir,
                 "workflow_name": self.workflow_name or _script_name(),
@@ -188,8 +173,27 @@ class MonitoringHub(RepresentationMixin, Monitor):
             }
         )
         recorder.start()
+        try:
+            problem = recorder.wait_ready(READY_TIMEOUT)
+        except TimeoutError:
+            logger.warning(
+                "monitoring: the recorder has not checked %s within %g s; going on, "
+                "records wait until it can write them",
+                hide_password(url),
+                READY_TIMEOUT,
+            )
+            problem = None
+        if problem is not None:
+            recorder.discard()
+            self._stop_debug_log()
+            kind, message = problem
+            if kind == "SchemaError":
+                raise SchemaError(message)
+            raise MonitoringError(
+                f"cannot record this run into {hide_password(url)}: {kind}: {message}"
+            )
         self.run_id, self.writer = run_id, recorder
-        logger.info("monitoring run %s into %s", run_id, shown(url))
+        logger.info("monitoring run %s into %s", run_id, hide_password(url))
 
     def bind(self, kernel: DataFlowKernel) -> None:
         """Take the run's task state changes from a task journal of its own."""

@@ -7,9 +7,9 @@ hub starts one recorder (``python -m plait_monitoring.recorder``, exec-started
 like every process plait starts) and sends it, through its stdin, plain
 messages (:mod:`plait_monitoring.channel`):
 
-- first, the settings: a dict of the database URL, whether the hub checked its
-  schema already, run id and directory, workflow name and version, buffer
-  bound, exit patience, whether to log at DEBUG and the CPU niceness to take;
+- first, the settings: a dict of the database URL, run id and directory,
+  workflow name and version, buffer bound, exit patience, whether to log at
+  DEBUG and the CPU niceness to take;
 - ``("tasks", entries)``: task journal entries (:mod:`plait.journal`), read
   back into events here;
 - ``("event", type_name, fields)``: one of the rarer events of
@@ -17,7 +17,13 @@ messages (:mod:`plait_monitoring.channel`):
 - ``("close", patience)``: write everything, waiting at most ``patience``
   seconds for a database that takes nothing, then exit.
 
-It answers on its stdout with ``("log", level, logger, message)`` for each
+It answers on its stdout first with ``("ready", problem)`` once it has checked
+(or created) the database's schema: ``problem`` is None, or ``(error type name,
+message)`` when it cannot record into that database at all (another schema),
+after which it exits; a database it cannot reach now is not a problem (records
+wait for it). The hub waits for this answer, so a wrong database still fails
+``load()``, while SQLAlchemy and Alembic stay out of the workflow's process.
+Then ``("log", level, logger, message)`` for each
 record of its ``plait.monitoring`` logger (the hub logs them again, so they
 reach the workflow's handlers) and ``("status", written, outage)`` whenever
 the number of records written or the database's availability changes. If the
@@ -93,11 +99,40 @@ def _report_progress(writer: Any, replies: _Replies, stop: threading.Event) -> N
             return
 
 
+def _ready_store(url: str) -> Any:
+    """A store for ``url`` whose schema is checked (created in an empty database), or
+    one that checks it on its first write if the database cannot be reached now.
+
+    :raises Exception: the database cannot be recorded into (another schema, a URL
+        SQLAlchemy refuses, a refused statement).
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from plait_monitoring.db.engine import parse_url, shown
+    from plait_monitoring.db.store import Store, is_transient
+    from plait_monitoring.errors import first_line
+
+    store = Store(parse_url(url))
+    try:
+        store.ensure_schema()
+    except SQLAlchemyError as exc:
+        if not is_transient(exc):
+            store.dispose()
+            raise
+        logger.warning(
+            "monitoring: %s is not reachable now (%s); records wait until it is",
+            shown(store.url),
+            first_line(exc),
+        )
+    except Exception:
+        store.dispose()
+        raise
+    return store
+
+
 def run(stdin: IO[bytes], stdout: IO[bytes]) -> int:
     """Record what arrives on ``stdin`` until told to close or until it ends."""
     from plait_monitoring.buffer import SpillBuffer
-    from plait_monitoring.db.engine import parse_url
-    from plait_monitoring.db.store import Store
     from plait_monitoring.hub import REJECTED_FILE, SPILL_FILE
     from plait_monitoring.rows import RowMaker
     from plait_monitoring.writer import Writer
@@ -113,8 +148,14 @@ def run(stdin: IO[bytes], stdout: IO[bytes]) -> int:
     logger.setLevel(level)
     logger.propagate = False
     run_dir = settings["run_dir"]
+    try:
+        store = _ready_store(settings["url"])
+    except Exception as exc:
+        replies.send(("ready", (type(exc).__name__, str(exc))))
+        return 0  # the hub reports it
+    replies.send(("ready", None))
     writer = Writer(
-        Store(parse_url(settings["url"]), schema_ready=settings["schema_ready"]),
+        store,
         RowMaker(settings["workflow_name"], settings["workflow_version"]),
         SpillBuffer(os.path.join(run_dir, SPILL_FILE), settings["max_buffered_records"]),
         os.path.join(run_dir, REJECTED_FILE),

@@ -4,9 +4,10 @@ One thread, the sender, wakes every :data:`SEND_EVERY` seconds, takes what the
 run's task journal gathered and the rarer events the hub's hooks queued, and
 writes them to the recorder's stdin in one message each: the workflow's
 threads only append to the journal. Another thread reads the recorder's
-answers: its log records, logged again here so they reach the workflow's log
-handlers, and its progress (:attr:`RecorderProcess.written`,
-:attr:`RecorderProcess.outage_since`).
+answers: whether it can record into its database at all
+(:meth:`RecorderProcess.wait_ready`), its log records, logged again here so
+they reach the workflow's log handlers, and its progress
+(:attr:`RecorderProcess.written`, :attr:`RecorderProcess.outage_since`).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class RecorderProcess:
         self._journal: TaskJournal | None = None
         self._events: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._problem: tuple[str, str] | None = None
         self._broken = False
         self._process: subprocess.Popen[bytes] | None = None
         self._sender: threading.Thread | None = None
@@ -83,6 +86,22 @@ class RecorderProcess:
             target=self._send_loop, name="plait-monitoring-sender", daemon=True
         )
         self._sender.start()
+
+    def wait_ready(self, timeout: float) -> tuple[str, str] | None:
+        """Wait (at most ``timeout`` seconds) until the recorder has checked its
+        database's schema; None if it records, else ``(error type name, message)``
+        of why it cannot (it has exited then: :meth:`discard` it).
+
+        :raises TimeoutError: no answer within ``timeout`` seconds.
+        """
+        if not self._ready.wait(timeout):
+            raise TimeoutError(f"the recorder did not answer within {timeout:g} s")
+        return self._problem
+
+    def discard(self) -> None:
+        """Stop a recorder that cannot record (see :meth:`wait_ready`), quietly."""
+        self._broken = True  # nothing more is sent
+        self.close(0)
 
     def attach(self, journal: TaskJournal) -> None:
         """Send the entries of ``journal`` from now on."""
@@ -159,6 +178,14 @@ class RecorderProcess:
         process = self._process
         assert process is not None and process.stdout is not None
         stream = process.stdout
+        try:
+            self._answers(stream)
+        finally:
+            if not self._ready.is_set():  # it ended before it could say
+                self._problem = ("RecorderError", "the recorder process ended at its start")
+                self._ready.set()
+
+    def _answers(self, stream: Any) -> None:
         while True:
             try:
                 message = read_frame(stream)
@@ -167,7 +194,11 @@ class RecorderProcess:
             if message is None:
                 return
             kind = message[0]
-            if kind == "log":
+            if kind == "ready":
+                problem = message[1]
+                self._problem = None if problem is None else (problem[0], problem[1])
+                self._ready.set()
+            elif kind == "log":
                 _, level, name, text = message
                 logging.getLogger(name).log(level, "%s", text)
             elif kind == "status":

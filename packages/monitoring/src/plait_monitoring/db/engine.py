@@ -8,7 +8,6 @@ always gets control back to buffer and retry.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from typing import Any
 
@@ -17,50 +16,29 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from plait.errors import ConfigError
+from plait_monitoring.urls import check_url, hub_url
 
 SQLITE_BUSY_TIMEOUT = 1.0
 PG_CONNECT_TIMEOUT = 3
-#: URL schemes (SQLAlchemy backend names) the writer supports.
-BACKENDS = ("sqlite", "postgresql")
 
 
 def parse_url(url: str) -> URL:
-    """``url`` parsed and checked; bare ``postgresql://`` means psycopg (version 3).
+    """``url`` checked (:func:`plait_monitoring.urls.check_url`) and parsed.
 
     :raises ConfigError: not a URL, or a database other than SQLite or PostgreSQL.
     """
+    checked = check_url(url)
     try:
-        parsed = make_url(url)
+        return make_url(checked)
     except ArgumentError as exc:
         raise ConfigError(
             "logging_endpoint", url, "a database URL", "e.g. sqlite:///monitoring.db"
         ) from exc
-    if parsed.get_backend_name() not in BACKENDS:
-        raise ConfigError(
-            "logging_endpoint",
-            url,
-            ["sqlite:///PATH", "postgresql+psycopg://USER@HOST:PORT/DB"],
-            "plait-monitoring writes to SQLite or PostgreSQL",
-        )
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    if parsed.drivername == "postgresql+psycopg" and importlib.util.find_spec("psycopg") is None:
-        raise ConfigError(
-            "logging_endpoint",
-            shown(parsed),
-            "",
-            "PostgreSQL needs psycopg: pip install 'plait-monitoring[postgresql]'",
-        )
-    return parsed
 
 
 def resolve_url(endpoint: str | None, runs_root: str) -> URL:
-    """The database a hub writes to: ``endpoint``, or Parsl's default, SQLite in
-    ``<runs_root>/monitoring.db`` (the Config's ``run_dir``, shared by its runs)."""
-    if endpoint is not None:
-        return parse_url(endpoint)
-    path = os.path.abspath(os.path.join(runs_root, "monitoring.db"))
-    return make_url(f"sqlite:///{path}")
+    """The database a hub writes to, parsed (:func:`plait_monitoring.urls.hub_url`)."""
+    return make_url(hub_url(endpoint, runs_root))
 
 
 def shown(url: URL) -> str:

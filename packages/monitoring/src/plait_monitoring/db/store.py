@@ -134,14 +134,12 @@ class Store:
     """The database one hub (or one ``plait monitoring`` command) writes to.
 
     :param url: the database; its schema is created or checked on first use.
-    :param schema_ready: the schema was checked already (by the hub that started this
-        recorder), so it is not checked again.
     """
 
-    def __init__(self, url: URL, schema_ready: bool = False) -> None:
+    def __init__(self, url: URL) -> None:
         self.url = url
         self.engine = make_engine(url, writer=True)
-        self._schema_ready = schema_ready
+        self._schema_ready = False
         postgres = url.get_backend_name() == "postgresql"
         self._compiled = {
             kind: _compile(kind, statement, self.engine.dialect)
@@ -156,7 +154,6 @@ class Store:
         :raises SchemaError: the database has another schema.
         """
         if not self._schema_ready:
-            # imported here: a recorder whose hub checked the schema never loads Alembic
             from plait_monitoring.db.migrate import ensure_schema
 
             ensure_schema(self.engine, self.url)
