@@ -78,8 +78,9 @@ def test_standard_helpers_work_on_app_futures(dfk) -> None:
 
 
 def test_a_finished_task_keeps_few_objects_for_the_gc(dfk) -> None:
-    """Each finished task whose future the user keeps costs the cyclic GC a handful of
-    objects (future, its condition, lock and lists, task record), not dozens."""
+    """Each finished task whose future the user keeps costs the cyclic GC five objects
+    (future, its condition and lock, its waiter list, task record): every full
+    collection walks them all for as long as they are kept."""
     for fut in [double(i) for i in range(100)]:
         fut.result(TIMEOUT)
     gc.collect()
@@ -89,4 +90,4 @@ def test_a_finished_task_keeps_few_objects_for_the_gc(dfk) -> None:
         fut.result(TIMEOUT)
     gc.collect()
     grown = collections.Counter(type(o) for o in gc.get_objects()) - before
-    assert sum(grown.values()) / len(kept) <= 10, grown.most_common(8)
+    assert sum(grown.values()) / len(kept) <= 5.5, grown.most_common(8)

@@ -11,7 +11,7 @@ from plait.serialize import pack, unpack
 from plait.serialize.builtin import DillSerializer, PickleSerializer
 from plait.serialize.function_cache import fingerprint
 
-SCRIPT = '''
+SCRIPT = """
 import math
 
 SCALE = 3
@@ -40,7 +40,7 @@ def make_closure(n):
     def inner():
         return n
     return inner
-'''
+"""
 
 
 def script() -> dict[str, Any]:

@@ -26,6 +26,7 @@ class TaskRecord:
 
     __slots__ = (
         "__weakref__",
+        "_fail_history",
         "app_fu",
         "args",
         "block_id",
@@ -37,7 +38,6 @@ class TaskRecord:
         "executor_obj",
         "fail_cost",
         "fail_count",
-        "fail_history",
         "from_memo",
         "func",
         "func_name",
@@ -88,7 +88,7 @@ class TaskRecord:
         self.exec_fu: Future[Any] | None = None
         self.fail_count = 0
         self.fail_cost = 0.0
-        self.fail_history: list[str] = []
+        self._fail_history: list[str] | None = None  # made at the first failure
         self.hashsum: str | None = None
         self.memoize = False
         self.ignore_for_cache: Sequence[str] = ()
@@ -106,6 +106,16 @@ class TaskRecord:
         self.cancelled = False
         self.lock: threading.Lock | None = None
 
+    @property
+    def fail_history(self) -> list[str]:
+        """``"Type: message"`` of each failed try, oldest first. Made when first asked
+        for: most tasks never fail, and one list fewer per task is one object fewer
+        for the cyclic GC to walk while the user holds the task's future."""
+        history = self._fail_history
+        if history is None:
+            history = self._fail_history = []
+        return history
+
     def __getitem__(self, key: str) -> Any:
         try:
             return getattr(self, key)
@@ -113,7 +123,7 @@ class TaskRecord:
             raise KeyError(key) from None
 
     def __contains__(self, key: str) -> bool:
-        return key in self.__slots__
+        return key in _KEYS
 
     def get(self, key: str, default: Any = None) -> Any:
         """Dict-style access with a default, as on Parsl's TaskRecord."""
@@ -121,3 +131,9 @@ class TaskRecord:
 
     def __repr__(self) -> str:
         return f"<TaskRecord {self.id} {self.func_name} {self.status.name}>"
+
+
+#: the keys ``record["key"]`` answers
+_KEYS = frozenset(
+    {*(name for name in TaskRecord.__slots__ if not name.startswith("_")), "fail_history"}
+)

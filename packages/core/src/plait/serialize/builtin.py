@@ -29,8 +29,7 @@ class PickleSerializer(Serializer):
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
         if b"__main__" in data:
             raise pickle.PicklingError(
-                f"{type(obj).__qualname__} refers to __main__ by name, which workers cannot "
-                "import"
+                f"{type(obj).__qualname__} refers to __main__ by name, which workers cannot import"
             )
         return data
 
