@@ -23,6 +23,7 @@ with ``--only``; ``plait perf --list`` names them all.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import os
 import platform
@@ -119,7 +120,10 @@ def _timed(make_config: ConfigFactory, body: Callable[[], dict[str, Any]]) -> di
 
 
 def bench_noop(n: int) -> dict[str, Any]:
-    """N no-op tasks at once."""
+    """N no-op tasks at once, from a freshly collected heap: the cyclic GC's full
+    collections are much of the time while N futures are held, and when they fall
+    depends on what earlier work left, so each measurement starts from the same state."""
+    gc.collect()
     start = time.perf_counter()
     futures = [_noop() for _ in range(n)]
     for fut in futures:
