@@ -863,9 +863,12 @@ class DataFlowKernel:
         a monitor is on: positional tuples, no enum property lookups; journal entries
         carry only what changed (the forms are in :mod:`plait.journal`)."""
         status = task.status
-        now = (
-            at if at is not None else task.time_invoked if status is States.pending else time.time()
-        )
+        if at is not None:
+            now = at
+        elif status is States.pending:
+            now = task.time_invoked
+        else:
+            now = time.time()
         message = None if error is None else f"{type(error).__name__}: {error}"
         append = self._journal_append
         if append is not None:
