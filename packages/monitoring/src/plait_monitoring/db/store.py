@@ -109,17 +109,21 @@ class _Compiled:
 
     sql: str
     names: tuple[str, ...]  # its parameters, in the order a positional paramstyle needs
-    sources: tuple[int, ...]  # the row position that supplies each parameter; -1: none
+    # the row position that supplies each parameter (-1: none), or None when the rows
+    # hold the parameters in order already
+    sources: tuple[int, ...] | None
     times: tuple[int, ...]  # the positions of parameters that are times
     positional: bool
 
     def params(self, rows: Iterable[tuple[Any, ...]], time: Callable[[float], Any]) -> list[Any]:
         """The driver's parameters for ``rows``; ``time`` converts the time columns."""
         sources, times = self.sources, self.times
-        identity = sources == tuple(range(len(sources)))
         params: list[Any] = []
         for row in rows:
-            values = list(row) if identity else [row[i] if i >= 0 else None for i in sources]
+            if sources is None:
+                values = list(row)
+            else:
+                values = [row[i] if i >= 0 else None for i in sources]
             for i in times:
                 value = values[i]
                 if value is not None:
@@ -246,5 +250,8 @@ def _compile(kind: str, statement: Insert | Update, dialect: Dialect) -> _Compil
     columns = [_END_PARAMS.get(name, name) for name in names]
     row_columns = _COLUMNS[kind]
     sources = tuple(row_columns.index(c) if c in row_columns else -1 for c in columns)
+    in_order = sources == tuple(range(len(row_columns)))
     times = tuple(i for i, column in enumerate(columns) if column in _TIME_COLUMNS)
-    return _Compiled(str(compiled), names, sources, times, positions is not None)
+    return _Compiled(
+        str(compiled), names, None if in_order else sources, times, positions is not None
+    )
