@@ -37,11 +37,14 @@ import logging
 import os
 import sys
 import threading
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from plait import events as event_types
 from plait.journal import JournalReader
 from plait_monitoring.channel import read_frame, write_frame
+
+if TYPE_CHECKING:
+    from plait_monitoring.db.store import Store
 
 logger = logging.getLogger("plait.monitoring")
 
@@ -99,7 +102,7 @@ def _report_progress(writer: Any, replies: _Replies, stop: threading.Event) -> N
             return
 
 
-def _ready_store(url: str) -> Any:
+def _ready_store(url: str) -> Store:
     """A store for ``url`` whose schema is checked (created in an empty database), or
     one that checks it on its first write if the database cannot be reached now.
 
@@ -115,8 +118,8 @@ def _ready_store(url: str) -> Any:
     store = Store(parse_url(url))
     try:
         store.ensure_schema()
-    except SQLAlchemyError as exc:
-        if not is_transient(exc):
+    except Exception as exc:
+        if not (isinstance(exc, SQLAlchemyError) and is_transient(exc)):
             store.dispose()
             raise
         logger.warning(
@@ -124,9 +127,6 @@ def _ready_store(url: str) -> Any:
             shown(store.url),
             first_line(exc),
         )
-    except Exception:
-        store.dispose()
-        raise
     return store
 
 
