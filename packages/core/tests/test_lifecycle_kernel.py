@@ -269,6 +269,33 @@ def test_task_counts_show_pending_failed_and_dep_fail(dfk):
     assert dfk.task_counts_by_app()["inc"] == {"exec_done": 1, "dep_fail": 1}
 
 
+def test_task_counts_are_exact_when_many_threads_finish_tasks(make_config):
+    from plait.executors.threads import ThreadPoolExecutor
+
+    @python_app
+    def other():
+        pass
+
+    @python_app
+    def boom():
+        raise ValueError("boom")
+
+    n = 3000
+    with plait.load(make_config(executors=[ThreadPoolExecutor(max_threads=8)])) as dfk:
+        futures = [inc(i) if i % 3 else other() for i in range(n)]
+        futures.append(boom())
+        for fut in futures:
+            fut.exception(timeout=TIMEOUT)
+        counts = dfk.task_counts()
+        by_app = dfk.task_counts_by_app()
+    assert counts["exec_done"] == n and counts["failed"] == 1
+    assert by_app == {
+        "inc": {"exec_done": 2000},
+        "other": {"exec_done": 1000},
+        "boom": {"failed": 1},
+    }
+
+
 def test_wait_for_current_tasks(dfk):
     futs = [nap(i) for i in range(6)]
     plait.wait_for_current_tasks()

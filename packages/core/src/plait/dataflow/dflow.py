@@ -60,6 +60,12 @@ logger = logging.getLogger("plait")
 
 M = TypeVar("M")
 
+#: how many locks guard task state changes. One lock for all tasks made the threads
+#: that finish tasks queue on it: a waiter sleeps, and wakes needing the GIL back, and
+#: once begun such a convoy could double the cost of every short task of the run.
+#: Tasks that finish at the same moment rarely share one of 64 locks.
+LOCK_STRIPES = 64
+
 INTERNAL_LABEL = "_plait_internal"
 INLINE_LABEL = "_plait_inline"
 #: ``stdout=AUTO_LOGNAME`` / ``stderr=AUTO_LOGNAME`` name the file after the task.
@@ -139,10 +145,15 @@ class DataFlowKernel:
         self.tasks: dict[int, TaskRecord] = {}
         self.cleanup_called = False
         self._ids = itertools.count()
+        #: guards changes to the run as a whole (cleanup, the walltime timer)
         self._lock = threading.Lock()
-        self._final_counts: dict[States, int] = dict.fromkeys(FINAL_STATES, 0)
-        #: final tasks per (app name, state), for progress displays
-        self._final_by_app: collections.Counter[tuple[str, States]] = collections.Counter()
+        #: guard task state changes: task ``t``'s is ``_task_locks[t.id % LOCK_STRIPES]``
+        self._task_locks = tuple(threading.Lock() for _ in range(LOCK_STRIPES))
+        #: final tasks per (app name, state), for progress displays: one counter per
+        #: task lock, counted under it
+        self._final_by_app: tuple[collections.Counter[tuple[str, States]], ...] = tuple(
+            collections.Counter() for _ in range(LOCK_STRIPES)
+        )
         self._log_handler = self._start_logging()
         self._debug = logger.isEnabledFor(logging.DEBUG)
         self._retries = self.config.retries
@@ -444,9 +455,8 @@ class DataFlowKernel:
     def task_counts(self) -> dict[str, int]:
         """How many tasks are in each state now (the progress API)."""
         counts = {state.name: 0 for state in States if state is not States.running_ended}
-        with self._lock:
-            for state, n in self._final_counts.items():
-                counts[state.name] = n
+        for (_, state), n in self._final_counts():
+            counts[state.name] += n
         for task in list(self.tasks.values()):
             if task.status not in FINAL_STATES:
                 counts[task.status.name] += 1
@@ -456,14 +466,23 @@ class DataFlowKernel:
         """:meth:`task_counts` for each app, by app name (only the states it has tasks in);
         cheap enough to poll a few times a second while a workflow runs."""
         by_app: dict[str, dict[str, int]] = {}
-        with self._lock:
-            for (app, state), n in self._final_by_app.items():
-                by_app.setdefault(app, {})[state.name] = n
+        for (app, state), n in self._final_counts():
+            counts = by_app.setdefault(app, {})
+            counts[state.name] = counts.get(state.name, 0) + n
         for task in list(self.tasks.values()):
             if task.status not in FINAL_STATES:
                 counts = by_app.setdefault(task.func_name, {})
                 counts[task.status.name] = counts.get(task.status.name, 0) + 1
         return by_app
+
+    def _final_counts(self) -> list[tuple[tuple[str, States], int]]:
+        """How many tasks ended in each state, by (app name, state); a key may come
+        more than once (once per task lock)."""
+        counted: list[tuple[tuple[str, States], int]] = []
+        for lock, counter in zip(self._task_locks, self._final_by_app, strict=True):
+            with lock:
+                counted.extend(counter.items())
+        return counted
 
     @property
     def task_state_counts(self) -> dict[States, int]:
@@ -718,7 +737,7 @@ class DataFlowKernel:
         self, task: TaskRecord, try_id: int, started: float, block_id: str | None
     ) -> None:
         """Move a launched try to ``running`` (once; later news of it is ignored)."""
-        with self._lock:
+        with self._task_locks[task.id % LOCK_STRIPES]:
             if task.try_id != try_id or task.status is not States.launched:
                 return
             task.try_time_running = started
@@ -776,7 +795,7 @@ class DataFlowKernel:
         )
 
     def _try_failed(self, task: TaskRecord, exc: BaseException, stale_try: bool = False) -> None:
-        with self._lock:
+        with self._task_locks[task.id % LOCK_STRIPES]:
             if task.status in FINAL_STATES:
                 return
             if stale_try:
@@ -949,12 +968,12 @@ class DataFlowKernel:
 
     def _finalize(self, task: TaskRecord, state: States, exc: BaseException | None = None) -> bool:
         """Move ``task`` to final ``state`` exactly once; False if it already was final."""
-        with self._lock:
+        stripe = task.id % LOCK_STRIPES
+        with self._task_locks[stripe]:
             if task.status in FINAL_STATES:
                 return False
             task.status = state
-            self._final_counts[state] += 1
-            self._final_by_app[task.func_name, state] += 1
+            self._final_by_app[stripe][task.func_name, state] += 1
         task.time_returned = time.time()
         if self._records_tasks:
             self._record(task, exc, task.time_returned)
