@@ -17,6 +17,7 @@ from plait.executors.base import Executor
 from plait.executors.threads import ThreadPoolExecutor
 from plait.journal import JournalReader, TaskJournal
 from plait.lean_future import LeanFuture
+from plait.monitoring import Monitor
 from plait.testing import RecordingMonitor
 
 pytestmark = pytest.mark.timeout(60)
@@ -72,6 +73,33 @@ def unstageable(inputs: tuple[File, ...] = ()) -> None:
 @bash_app
 def echo(stdout: str | None = None) -> str:
     return "echo hi"
+
+
+class JournalOnly(Monitor):
+    """Records the run the way a database monitor does: a journal and no task hook, so
+    the start of most tries is journaled with their end."""
+
+    plugin_name = "journal-only"
+
+    def __init__(self) -> None:
+        self.run_id: str | None = None
+        self.events: list[TaskStateChanged] = []
+
+    def start(self, run_id: str, run_dir: str, config: Any) -> None:
+        self.run_id = run_id
+
+    def bind(self, kernel: Any) -> None:
+        self.journal = kernel.task_journal()
+        self.reader = JournalReader(kernel.run_id)
+
+    def take(self) -> list[tuple[Any, ...]]:
+        """Take the journal's new entries, reading their events into :attr:`events`."""
+        entries = self.journal.take()
+        self.events.extend(self.reader.events(entries))
+        return entries
+
+    def close(self) -> None:
+        pass
 
 
 def _without_returned(event: TaskStateChanged) -> TaskStateChanged:
@@ -192,6 +220,21 @@ def test_running_reported_before_submit_returns_is_kept(tmp_path) -> None:
     ]
 
 
+def test_a_start_reported_before_submit_returns_goes_with_the_end(tmp_path) -> None:
+    monitor = JournalOnly()
+    config = Config(executors=[StartsInSubmit()], run_dir=str(tmp_path), monitoring=monitor)
+    with plait.load(config):
+        assert add(2, 2).result(timeout=TIMEOUT) == 4
+    assert [entry[1] for entry in monitor.take()] == ["pending", "exec_done"]
+    states = [(e.state, e.try_time_running, e.block_id) for e in monitor.events]
+    assert states == [
+        ("pending", None, None),
+        ("launched", None, None),
+        ("running", 123.0, "block-7"),
+        ("exec_done", 123.0, "block-7"),
+    ]
+
+
 def test_no_monitor_means_no_running_reports(make_config) -> None:  # type: ignore[no-untyped-def]
     executor = ThreadPoolExecutor(max_threads=1)
     with plait.load(make_config(executors=[executor])) as dfk:
@@ -245,3 +288,133 @@ def test_a_second_journal_gets_every_entry_too(make_config) -> None:  # type: ig
     assert len(second.journal) == len(first.journal) == 3
     events = first.journal_events()
     assert len(events) == 4 and events == second.journal_events()
+
+
+def test_without_task_hooks_a_try_starts_in_the_entry_that_ends_it(make_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    monitor = JournalOnly()
+    with plait.load(make_config(monitoring=monitor, retries=1)) as dfk:
+        assert add(1, 2).result(timeout=TIMEOUT) == 3
+        assert flaky(str(tmp_path / "marker")).result(timeout=TIMEOUT) == "ok"
+        assert isinstance(boom().exception(timeout=TIMEOUT), ValueError)
+        assert joined(1).result(timeout=TIMEOUT) == 2
+        assert dfk.task_counts()["running"] == 0
+    entries = monitor.take()
+    assert not [entry for entry in entries if entry[1] == "running"]
+    # one entry for pending and launched, one for running and exec_done
+    assert [entry[1] for entry in entries if entry[0] == 0] == ["pending", "exec_done"]
+    by_task: dict[int, list[str]] = {}
+    for event in monitor.events:
+        by_task.setdefault(event.task_id, []).append(event.state)
+    retried = ["pending", "launched", "running", "fail_retryable", "launched", "running"]
+    assert by_task[0] == ["pending", "launched", "running", "exec_done"]
+    assert [*retried, "exec_done"] in by_task.values()  # flaky
+    assert [*retried, "failed"] in by_task.values()  # boom
+    assert ["pending", "launched", "running", "joining", "exec_done"] in by_task.values()
+    for event in monitor.events:
+        if event.state in ("running", "exec_done", "failed", "fail_retryable"):
+            assert event.try_time_launched is not None and event.try_time_running is not None
+            assert event.try_time_launched <= event.try_time_running
+        if event.state == "running":
+            assert event.timestamp == event.try_time_running and event.try_time_returned is None
+        elif event.state == "failed":
+            assert event.error == "ValueError: bad input"
+            assert event.try_time_running is not None and event.try_time_returned is not None
+            assert event.try_time_running <= event.try_time_returned
+
+
+def test_a_try_still_running_is_journaled_running_once(make_config) -> None:  # type: ignore[no-untyped-def]
+    release = threading.Event()
+    started = threading.Event()
+
+    @python_app
+    def wait() -> int:
+        started.set()
+        release.wait(TIMEOUT)
+        return 7
+
+    monitor = JournalOnly()
+    with plait.load(make_config(monitoring=monitor)) as dfk:
+        fut = wait()
+        assert started.wait(TIMEOUT)
+        assert dfk.task_counts()["launched"] == 1  # the start waits for the next take
+        # the threads executor reports a start before the body runs, and the take
+        # journals it after the entry of pending and launched
+        taken = monitor.take()
+        assert [entry[:3] for entry in taken] == [(fut.tid, "pending", 0), (fut.tid, "running", 0)]
+        assert dfk.task_counts()["running"] == 1
+        assert dfk.task_counts_by_app()["wait"] == {"running": 1}
+        assert monitor.take() == []  # once
+        release.set()
+        assert fut.result(timeout=TIMEOUT) == 7
+    done = monitor.take()
+    assert [entry[1] for entry in done] == ["exec_done"]
+    assert len(done[0]) == 4  # its start was journaled already
+    assert [event.state for event in monitor.events] == [
+        "pending",
+        "launched",
+        "running",
+        "exec_done",
+    ]
+    running, finished = monitor.events[2:]
+    assert running.try_time_running == finished.try_time_running is not None
+
+
+def test_a_reader_makes_running_from_the_entry_that_ends_a_try() -> None:
+    reader = JournalReader("run")
+    pending = (7, "pending", 0, 1.0, "f", "threads", 1.0, (), None, None, False, 2.0)
+    events = reader.events(
+        [
+            pending,
+            (7, "fail_retryable", 0, 4.0, "OSError: x", 3.0, "b1"),
+            (7, "launched", 1, 5.0),
+            (7, "exec_done", 1, 7.0, None, 6.0, None),
+        ]
+    )
+    fields = [
+        (e.state, e.try_id, e.timestamp, e.try_time_running, e.try_time_returned, e.block_id)
+        for e in events
+    ]
+    assert fields == [
+        ("pending", 0, 1.0, None, None, None),
+        ("launched", 0, 2.0, None, None, None),
+        ("running", 0, 3.0, 3.0, None, "b1"),
+        ("fail_retryable", 0, 4.0, 3.0, 4.0, "b1"),
+        ("launched", 1, 5.0, None, None, None),
+        ("running", 1, 6.0, 6.0, None, None),
+        ("exec_done", 1, 7.0, 6.0, 7.0, None),
+    ]
+    assert [e.error for e in events].count("OSError: x") == 1
+
+
+def test_a_try_past_its_walltime_keeps_its_own_start(make_config) -> None:  # type: ignore[no-untyped-def]
+    release = threading.Event()
+    calls: list[int] = []
+
+    @python_app
+    def slow_first() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            release.wait(TIMEOUT)
+            return "first, late"
+        return "second, in time"
+
+    monitor = JournalOnly()
+    with plait.load(make_config(monitoring=monitor, retries=1)):
+        try:
+            assert slow_first(walltime=0.2).result(timeout=TIMEOUT) == "second, in time"
+        finally:
+            release.set()
+    monitor.take()
+    started = [(e.try_id, e.try_time_running) for e in monitor.events if e.state == "running"]
+    assert [try_id for try_id, _ in started] == [0, 1]
+    assert started[0][1] is not None and started[1][1] is not None
+    assert started[0][1] < started[1][1]
+    assert [e.state for e in monitor.events] == [
+        "pending",
+        "launched",
+        "running",
+        "fail_retryable",
+        "launched",
+        "running",
+        "exec_done",
+    ]

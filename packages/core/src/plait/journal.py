@@ -22,11 +22,17 @@ An entry says only what changed; the state names its form:
   ``launched`` entry (its first try launched at ``launched``): one entry fewer
   for most tasks of a wide workflow.
 - ``(task_id, "running", try_id, timestamp, block_id)``: the try's body started
-  at ``timestamp``, in block ``block_id`` (None without blocks).
+  at ``timestamp``, in block ``block_id`` (None without blocks), and it was
+  still running when the journal was next taken.
 - ``(task_id, state, try_id, timestamp, error)``: a state reached through an
   exception (``"Type: message"``): ``fail_retryable``, ``failed``, ``dep_fail``,
   and ``memo_done`` of a cached failure.
 - ``(task_id, state, try_id, timestamp)``: every other change.
+- either of the last two with ``error`` (None if there was none), ``running``
+  and ``block_id`` at the end: a state that ends a try whose start was not
+  journaled yet, so the entry is also the try's ``running`` entry (it started
+  at ``running``). Most tries start and end between two takes of the journal:
+  they need no entry of their own for their start.
 
 Try times follow from the entries: a try is launched at its ``launched`` entry,
 runs from its ``running`` entry, and returns at the entry that ends it
@@ -36,6 +42,7 @@ ever extended at the end.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from plait.events import TaskStateChanged
@@ -58,18 +65,24 @@ class TaskJournal:
     a monitor takes them for as long as its run lasts.
 
     :param run_id: the run whose tasks these are.
+    :param sweep: called first by every :meth:`take`: the kernel journals then the
+        starts of tries still running (the ``running`` entries), which otherwise go
+        with the ends of their tries.
     """
 
-    __slots__ = ("_entries", "append", "run_id")
+    __slots__ = ("_entries", "_sweep", "append", "run_id")
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, sweep: Callable[[], None] | None = None) -> None:
         self.run_id = run_id
         self._entries: list[tuple[Any, ...]] = []
+        self._sweep = sweep
         #: record one entry (the kernel calls this; a bound method saves a lookup per change)
         self.append = self._entries.append
 
     def take(self) -> list[tuple[Any, ...]]:
         """Remove and return the entries recorded so far, oldest first (one consumer)."""
+        if self._sweep is not None:
+            self._sweep()
         entries = self._entries
         taken = entries[: len(entries)]
         del entries[: len(taken)]
@@ -135,6 +148,9 @@ class JournalReader:
                 else:
                     if len(entry) > 4:
                         error = entry[4]
+                        if len(entry) > 5:  # the try's start, journaled with its end
+                            task.running, task.block = entry[5], entry[6]
+                            events.append(self._event(tid, task, "running", try_id, entry[5], None))
                     if state in _RETURNED and task.launched is not None and task.returned is None:
                         task.returned = timestamp
                     if state in _FINAL:

@@ -171,6 +171,12 @@ class DataFlowKernel:
         self._journals: list[TaskJournal] = []
         #: records one entry in every journal (None: there are none)
         self._journal_append: Callable[[tuple[Any, ...]], None] | None = None
+        #: tries whose start an executor reported while only journals record (no
+        #: observer hook): by task id, the task, its try, start and block. The start
+        #: goes into the journal with the entry that ends the try, or on its own at the
+        #: next sweep (:meth:`_journal_running`) for a try still running then: most
+        #: tries need one entry fewer, and the report takes no lock
+        self._running_unjournaled: dict[int, tuple[TaskRecord, int, float, str | None]] = {}
         self._observe_tasks = False
         #: whether task state changes are recorded at all (journals or observer hooks)
         self._records_tasks = False
@@ -261,7 +267,7 @@ class DataFlowKernel:
         holds every task of the run from its first state on; entries wait in it
         until taken, so take them for as long as the run lasts. Each call makes
         another journal with every entry from then on (one per consumer)."""
-        journal = TaskJournal(self.run_id)
+        journal = TaskJournal(self.run_id, self._journal_running)
         self._journals.append(journal)
         self._update_recording()
         return journal
@@ -736,7 +742,16 @@ class DataFlowKernel:
     def _mark_running(
         self, task: TaskRecord, try_id: int, started: float, block_id: str | None
     ) -> None:
-        """Move a launched try to ``running`` (once; later news of it is ignored)."""
+        """Move a launched try to ``running`` (once; later news of it is ignored).
+
+        With only journals recording, the try stays ``launched`` and its start waits
+        in :attr:`_running_unjournaled` (see there); the sweep moves it on."""
+        if not self._observe_tasks:
+            if task.try_id == try_id and task.status is States.launched:
+                task.try_time_running = started
+                task.block_id = block_id
+                self._running_unjournaled[task.id] = (task, try_id, started, block_id)
+            return
         with self._task_locks[task.id % LOCK_STRIPES]:
             if task.try_id != try_id or task.status is not States.launched:
                 return
@@ -746,8 +761,31 @@ class DataFlowKernel:
         append = self._journal_append
         if append is not None:  # once per task: the entry is made here, not in _record
             append((task.id, "running", try_id, started, block_id))
-        if self._observe_tasks:
-            self._notify_observers(task, started, None)
+        self._notify_observers(task, started, None)
+
+    def _journal_running(self) -> None:
+        """Journal the start of every try whose start waits in
+        :attr:`_running_unjournaled`: it is still running (its end takes the start
+        along otherwise), and a monitor shows it running from now on. Called by the
+        journals before each :meth:`~plait.journal.TaskJournal.take`, in the
+        consumer's thread; under the task's lock, as the ends of tries take theirs,
+        so a start is journaled once and before its try's end."""
+        waiting = self._running_unjournaled
+        if not waiting:
+            return
+        append = self._journal_append
+        locks = self._task_locks
+        for tid in list(waiting):
+            with locks[tid % LOCK_STRIPES]:
+                found = waiting.pop(tid, None)
+                if found is None:
+                    continue
+                task, try_id, started, block_id = found
+                if task.try_id != try_id or task.status is not States.launched:
+                    continue  # news of a try that has ended meanwhile
+                task.status = States.running
+                if append is not None:
+                    append((tid, "running", try_id, started, block_id))
 
     def _start_walltime(self, task: TaskRecord, try_id: int) -> None:
         if self._timer is None:
@@ -870,17 +908,33 @@ class DataFlowKernel:
     # -- completion ------------------------------------------------------
 
     def _set_state(self, task: TaskRecord, state: States) -> None:
-        task.status = state
+        """Move ``task`` to the non-final ``state`` (``joining``, ``fail_retryable``:
+        both end a try) and record it."""
+        if self._running_unjournaled:
+            with self._task_locks[task.id % LOCK_STRIPES]:
+                task.status = state
+                started = self._running_unjournaled.pop(task.id, None)
+        else:
+            task.status = state
+            started = None
         if self._records_tasks:
-            self._record(task)
+            self._record(task, started=started)
 
     def _record(
-        self, task: TaskRecord, error: BaseException | None = None, at: float | None = None
+        self,
+        task: TaskRecord,
+        error: BaseException | None = None,
+        at: float | None = None,
+        started: tuple[TaskRecord, int, float, str | None] | None = None,
     ) -> None:
         """Record ``task``'s new state (at ``at``, default now; pending at the call's
         time) in the journals and tell the observer hooks. The per-task hot path while
         a monitor is on: positional tuples, no enum property lookups; journal entries
-        carry only what changed (the forms are in :mod:`plait.journal`)."""
+        carry only what changed (the forms are in :mod:`plait.journal`).
+
+        :param started: the try's start, taken from :attr:`_running_unjournaled`, to
+            journal with this state that ends the try.
+        """
         status = task.status
         if at is not None:
             now = at
@@ -891,8 +945,14 @@ class DataFlowKernel:
         message = None if error is None else f"{type(error).__name__}: {error}"
         append = self._journal_append
         if append is not None:
+            if started is not None and started[1] != task.try_id:
+                # a try given up on (its walltime passed) before its start was journaled
+                append((task.id, "running", *started[1:]))
+                started = None
             if status is States.pending:
                 append(_pending_entry(task))
+            elif started is not None:
+                append((task.id, status._name_, task.try_id, now, message, *started[2:]))
             elif message is not None:
                 append((task.id, status._name_, task.try_id, now, message))
             else:
@@ -974,9 +1034,12 @@ class DataFlowKernel:
                 return False
             task.status = state
             self._final_by_app[stripe][task.func_name, state] += 1
+            started = (
+                self._running_unjournaled.pop(task.id, None) if self._running_unjournaled else None
+            )
         task.time_returned = time.time()
         if self._records_tasks:
-            self._record(task, exc, task.time_returned)
+            self._record(task, exc, task.time_returned, started)
         if self._debug:
             logger.debug("task %d %s: %s", task.id, task.func_name, state.name)
         # Drop what the record no longer needs, and with it every reference cycle
