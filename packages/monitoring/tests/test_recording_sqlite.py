@@ -122,6 +122,23 @@ def test_rows_arrive_while_the_run_runs(runs_root: str) -> None:
         )
 
 
+def test_a_burst_beyond_the_bound_waits_in_memory_while_the_database_takes_records(
+    runs_root: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The bound is for outages: a burst of 600 records with room for 100 in an outage
+    waits in memory for a database that is only slower than the burst (no spill file, no
+    warning), and all of it is written."""
+    caplog.set_level(logging.WARNING, logger="plait.monitoring")
+    url = sqlite_url(runs_root)
+    hub = MonitoringHub(max_buffered_records=100)
+    with plait.load(threads_config(runs_root, hub)) as dfk:
+        assert [f.result(timeout=10) for f in [double(i) for i in range(100)]] == [
+            2 * i for i in range(100)
+        ]
+    assert counts(url, dfk.run_id)["status"] == 100 * STATUSES_PER_TASK
+    assert not [r.getMessage() for r in caplog.records], "no spill, no outage"
+
+
 def test_a_locked_database_loses_nothing(runs_root: str, caplog: pytest.LogCaptureFixture) -> None:
     """Another connection holds the file's write lock mid-run: tasks go on at full speed,
     records wait in memory and in the spill file past the bound, and every one is written

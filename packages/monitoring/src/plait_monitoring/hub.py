@@ -79,7 +79,9 @@ class MonitoringHub(RepresentationMixin, Monitor):
     :param db_url: another name for ``logging_endpoint``; give one of them.
     :param max_buffered_records: most records kept in memory while the database is
         unavailable; the older ones go to ``monitoring-spill.jsonl`` in the run
-        directory until it is back.
+        directory until it is back. While it takes records, only more slowly than
+        they come (a burst of short tasks), ten times as many wait in memory first
+        (about 200 bytes each).
     :param exit_timeout: at the end of the run, the remaining records are written
         however many there are, but a database that takes none for this many
         seconds is given up on: the rest stay in the spill file, with a warning

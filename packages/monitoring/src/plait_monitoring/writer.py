@@ -49,6 +49,10 @@ BATCH = 5000  # most operations in one transaction
 #: less often than once per event
 FLUSH_EVERY = 0.25
 DRAIN = 20000  # most events taken from the queue between two writes
+#: while the database takes records, only more slowly than they come (a burst of short
+#: tasks), this many times the buffer's bound wait in memory before any is spilled: the
+#: bound is for outages, and spilling and reading back costs more than the writing
+BUSY_FACTOR = 10
 MIN_BACKOFF = 0.1
 MAX_BACKOFF = 2.0
 #: how long past its patience close() still waits for a thread stuck in one database
@@ -66,7 +70,9 @@ class Writer:
 
     :param store: where to write.
     :param rows: turns events into operations.
-    :param buffer: the backlog (its spill file is in the run directory).
+    :param buffer: the backlog (its spill file is in the run directory); its ``limit``
+        holds during outages, :data:`BUSY_FACTOR` times it while the database takes
+        records.
     :param rejected_path: where operations the database refuses are set aside.
     """
 
@@ -74,6 +80,8 @@ class Writer:
         self.store = store
         self.rows = rows
         self.buffer = buffer
+        self._outage_limit = buffer.limit
+        buffer.limit = buffer.limit * BUSY_FACTOR
         self.rejected_path = rejected_path
         self.written = 0
         self.outage_since: float | None = None
@@ -211,6 +219,7 @@ class Writer:
                 len(self.buffer) + len(ops),
             )
             self.outage_since = None
+            self.buffer.limit = self._outage_limit * BUSY_FACTOR
 
     def _write(self, ops: list[Op]) -> None:
         """Write ``ops``; if the database rejects the batch for its content, one by one.
@@ -228,6 +237,7 @@ class Writer:
         """The database cannot take records now: keep them and retry later."""
         if self.outage_since is None:
             self.outage_since = time.monotonic()
+            self.buffer.limit = self._outage_limit
             logger.log(
                 level,
                 "monitoring: cannot write to %s (%s); keeping records until it can",
