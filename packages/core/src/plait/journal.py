@@ -22,8 +22,9 @@ An entry says only what changed; the state names its form:
   ``launched`` entry (its first try launched at ``launched``): one entry fewer
   for most tasks of a wide workflow.
 - ``(task_id, "running", try_id, timestamp, block_id)``: the try's body started
-  at ``timestamp``, in block ``block_id`` (None without blocks), and it was
-  still running when the journal was next taken.
+  at ``timestamp``, in block ``block_id`` (None without blocks). Made when the
+  start is reported if observer hooks watch task states too; else at the next
+  :meth:`TaskJournal.take`, for a try still running then.
 - ``(task_id, state, try_id, timestamp, error)``: a state reached through an
   exception (``"Type: message"``): ``fail_retryable``, ``failed``, ``dep_fail``,
   and ``memo_done`` of a cached failure.

@@ -53,8 +53,8 @@ logger = logging.getLogger("plait.monitoring")
 STATUS_EVERY = 0.1
 #: the cyclic GC's thresholds here (Python's are 700, 10, 10): the recorder makes and
 #: drops tens of thousands of tuples a second, hardly any in a cycle, and a young
-#: collection every 700 of them took a third of its time to read and turn entries
-#: into rows
+#: collection every 700 of them took half the time it spends reading entries and
+#: making rows
 GC_THRESHOLDS = (50_000, 20, 100)
 
 
