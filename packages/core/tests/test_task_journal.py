@@ -167,15 +167,22 @@ def test_running_is_when_the_body_started(make_config) -> None:  # type: ignore[
     assert running.block_id is None
 
 
-def test_a_running_task_counts_as_running(make_config) -> None:  # type: ignore[no-untyped-def]
-    release = threading.Event()
-    started = threading.Event()
+def _waiting_app() -> tuple[Any, threading.Event, threading.Event]:
+    """An app whose body says it started, then waits to be released; with the two
+    events (started, release)."""
+    started, release = threading.Event(), threading.Event()
 
     @python_app
-    def wait() -> None:
+    def wait() -> int:
         started.set()
         release.wait(TIMEOUT)
+        return 7
 
+    return wait, started, release
+
+
+def test_a_running_task_counts_as_running(make_config) -> None:  # type: ignore[no-untyped-def]
+    wait, started, release = _waiting_app()
     with plait.load(make_config(monitoring=JournalAndHooks())) as dfk:
         fut = wait()
         assert started.wait(TIMEOUT)
@@ -323,15 +330,7 @@ def test_without_task_hooks_a_try_starts_in_the_entry_that_ends_it(make_config, 
 
 
 def test_a_try_still_running_is_journaled_running_once(make_config) -> None:  # type: ignore[no-untyped-def]
-    release = threading.Event()
-    started = threading.Event()
-
-    @python_app
-    def wait() -> int:
-        started.set()
-        release.wait(TIMEOUT)
-        return 7
-
+    wait, started, release = _waiting_app()
     monitor = JournalOnly()
     with plait.load(make_config(monitoring=monitor)) as dfk:
         fut = wait()
