@@ -909,14 +909,11 @@ class DataFlowKernel:
 
     def _set_state(self, task: TaskRecord, state: States) -> None:
         """Move ``task`` to the non-final ``state`` (``joining``, ``fail_retryable``:
-        both end a try) and record it."""
-        if self._running_unjournaled:
-            with self._task_locks[task.id % LOCK_STRIPES]:
-                task.status = state
-                started = self._running_unjournaled.pop(task.id, None)
-        else:
+        both end a try) and record it, with the try's start if that waits to be
+        journaled (under the task's lock, as :meth:`_journal_running` takes it)."""
+        with self._task_locks[task.id % LOCK_STRIPES]:
             task.status = state
-            started = None
+            started = self._running_unjournaled.pop(task.id, None)
         if self._records_tasks:
             self._record(task, started=started)
 
